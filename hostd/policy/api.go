@@ -3,11 +3,10 @@
 // per-request decision. It is pure: no I/O, no clocks, no globals that
 // change. The admin API, the sudo helper and the proxy all validate with
 // this one package.
+//
+// It must never resolve names, open connections, read files or log: the
+// proxy moves bytes and asks; this package only answers.
 package policy
-
-// BOOTSTRAP NOTE: this file fixes the package's exported API so that the
-// proxy and admin code can be written against it while the engine is built.
-// Bodies that panic are replaced by the real implementation.
 
 import (
 	"net/http"
@@ -15,8 +14,12 @@ import (
 
 // Policy is the operator-facing policy (network-policy.md). Managed
 // provider domains never appear in it.
+//
+// Decoding a Policy with encoding/json applies Parse (strict: unknown
+// fields, duplicate keys and invalid rules are errors); encoding it always
+// writes the normalised form.
 type Policy struct {
-	ManagedProviders *ManagedProviders    `json:"managed_ai_provider_network_access,omitempty"`
+	ManagedProviders *ManagedProviders     `json:"managed_ai_provider_network_access,omitempty"`
 	Allowed          map[string]DomainRule `json:"allowed_network_access"`
 }
 
@@ -73,10 +76,6 @@ type Decision struct {
 	WebSearchGuard bool
 }
 
-// Parse decodes operator-facing JSON strictly (unknown fields rejected),
-// normalises domain keys and validates. Errors are *ValidationError.
-func Parse(raw []byte) (*Policy, error) { panic("policy: not implemented yet") }
-
 // Empty is the policy of a fresh host: nothing allowed, no providers.
 func Empty() *Policy { return &Policy{Allowed: map[string]DomainRule{}} }
 
@@ -87,28 +86,10 @@ func (p *Policy) ProviderEnabled(provider string) bool {
 		return false
 	}
 	switch provider {
-	case "openai":
+	case ProviderOpenAI:
 		return p.ManagedProviders.OpenAI
-	case "claude":
+	case ProviderClaude:
 		return p.ManagedProviders.Claude
 	}
 	return false
 }
-
-// NormalizeHost is the one place host names are normalised (lower case,
-// punycode, trailing dot dropped); every matcher calls it.
-func NormalizeHost(h string) (string, error) { panic("policy: not implemented yet") }
-
-// Compiled is a validated policy with the provider bundles expanded,
-// ready for Decide.
-type Compiled struct{}
-
-// Compile expands a validated policy into the enforcement policy.
-func Compile(p *Policy) (*Compiled, error) { panic("policy: not implemented yet") }
-
-// Decide decides one request. A nil *Compiled denies everything.
-func (c *Compiled) Decide(r Request, pins Pins) Decision { panic("policy: not implemented yet") }
-
-// CheckWebSearch applies the live-web-search guard to a decoded JSON body
-// or WebSocket message.
-func CheckWebSearch(body []byte) (ok bool, reason string) { panic("policy: not implemented yet") }
