@@ -99,12 +99,12 @@ func ParseHash(s string) (Hash, error) {
 	var h Hash
 	params := strings.Split(parts[3], ",")
 	if len(params) != 3 {
-		return Hash{}, fmt.Errorf("%w: parameters must be m=..,t=..,p=..", ErrMalformedHash)
+		return Hash{}, fmt.Errorf("%w: parameters must be m=<KiB>,t=<passes>,p=<lanes>", ErrMalformedHash)
 	}
 	for i, want := range []string{"m", "t", "p"} {
 		name, val, ok := strings.Cut(params[i], "=")
 		if !ok || name != want {
-			return Hash{}, fmt.Errorf("%w: parameters must be m=..,t=..,p=..", ErrMalformedHash)
+			return Hash{}, fmt.Errorf("%w: parameters must be m=<KiB>,t=<passes>,p=<lanes>", ErrMalformedHash)
 		}
 		n, err := strconv.ParseUint(val, 10, 32)
 		if err != nil {
