@@ -1,0 +1,139 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// aLongTimeAgo is a deadline in the past: it unblocks a pending read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// clientConn is one client connection (plain, or the TLS connection
+// inside a CONNECT tunnel) with its buffered reader and writer.
+type clientConn struct {
+	nc  net.Conn
+	br  *bufio.Reader
+	bw  *bufio.Writer
+	lim Limits
+
+	bgDone     chan struct{}
+	bgAborting atomic.Bool
+}
+
+func newClientConn(nc net.Conn, br *bufio.Reader, lim Limits) *clientConn {
+	if br == nil {
+		br = bufio.NewReaderSize(nc, 16<<10)
+	}
+	return &clientConn{nc: nc, br: br, bw: bufio.NewWriterSize(nc, 16<<10), lim: lim}
+}
+
+// readHead waits up to the idle timeout for a request to begin, then up
+// to the header timeout for its head, so a slowloris client trickling a
+// head byte by byte is cut off.
+func (c *clientConn) readHead(first bool) (*requestHead, error) {
+	wait := c.lim.IdleTimeout
+	if first {
+		wait = c.lim.HeaderTimeout
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+	if _, err := c.br.Peek(1); err != nil {
+		return nil, err
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.lim.HeaderTimeout))
+	h, err := readRequestHead(c.br)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.nc.SetReadDeadline(time.Time{})
+	return h, nil
+}
+
+// extendBodyDeadline is called before each body read: a client that
+// stops sending mid-body is cut off after BodyReadTimeout.
+func (c *clientConn) extendBodyDeadline() {
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.lim.BodyReadTimeout))
+}
+
+// flush writes buffered output with the write timeout.
+func (c *clientConn) flush() error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.lim.WriteTimeout))
+	return c.bw.Flush()
+}
+
+// startBackgroundRead watches the idle client while a response streams:
+// if the client goes away, cancel aborts the upstream exchange. Only
+// called when nothing else reads the connection.
+func (c *clientConn) startBackgroundRead(cancel context.CancelFunc) {
+	if c.br.Buffered() > 0 {
+		return // the client already sent more (pipelining); it is alive
+	}
+	_ = c.nc.SetReadDeadline(time.Time{})
+	done := make(chan struct{})
+	c.bgDone = done
+	go func() {
+		defer close(done)
+		if _, err := c.br.Peek(1); err != nil && !c.bgAborting.Load() {
+			cancel()
+		}
+	}()
+}
+
+// stopBackgroundRead ends the watch and leaves the reader usable.
+func (c *clientConn) stopBackgroundRead() {
+	if c.bgDone == nil {
+		return
+	}
+	c.bgAborting.Store(true)
+	_ = c.nc.SetReadDeadline(aLongTimeAgo)
+	<-c.bgDone
+	c.bgDone = nil
+	c.bgAborting.Store(false)
+	_ = c.nc.SetReadDeadline(time.Time{})
+}
+
+// writeText answers with a short text/plain response.
+func (c *clientConn) writeText(status int, body string, close bool) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
+	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n")
+	b.WriteString("X-Content-Type-Options: nosniff\r\n")
+	b.WriteString("Cache-Control: no-store\r\n")
+	b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
+	if close {
+		b.WriteString("Connection: close\r\n")
+	}
+	b.WriteString("\r\n")
+	b.WriteString(body)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.lim.WriteTimeout))
+	if _, err := c.bw.WriteString(b.String()); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// lingeringClose closes after a response the client may still be
+// sending a body for: half-close, drain briefly, then close, so the
+// client reads the response instead of a connection reset.
+func (c *clientConn) lingeringClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_, _ = io.CopyN(io.Discard, c.br, 1<<20)
+	_ = c.nc.Close()
+}
+
+// isTimeout reports a deadline expiry.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
