@@ -68,7 +68,7 @@ func NormalizeHost(h string) (string, error) {
 		return "", ErrIPLiteral
 	}
 	if punycode {
-		if _, err := idna.Punycode.ToUnicode(n); err != nil {
+		if _, err := idna.Lookup.ToUnicode(n); err != nil {
 			return "", errors.New("invalid punycode label")
 		}
 	}
