@@ -3,6 +3,8 @@ package adminapi
 import (
 	"context"
 	"time"
+
+	"github.com/trustyclaw/trustyclaw/hostd/hostinfo"
 )
 
 // IdempotencyRecord is the stored first response for one Idempotency-Key.
@@ -40,4 +42,31 @@ type SessionStore interface {
 	// expired at now.
 	SessionValid(ctx context.Context, tokenHash string, now time.Time) (bool, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
+}
+
+// Rebooter reboots the host on the API's behalf.
+type Rebooter interface {
+	// Available returns nil when a reboot can be requested; otherwise an
+	// error whose message the API shows with 409 (dev mode: "reboot is not
+	// available in local mode").
+	Available() error
+	// Reboot reboots the host. The API calls it only after the response
+	// was sent (and its idempotency record committed), so a replay never
+	// reboots twice.
+	Reboot(ctx context.Context) error
+}
+
+// HostInfo reads the host figures health reports (*hostinfo.Reader).
+type HostInfo interface {
+	Snapshot() (hostinfo.Snapshot, error)
+}
+
+// NetworkNotifier is optionally implemented by a netstate.Client that can
+// tell when a network event was recorded. Without it the network event
+// stream polls (Config.NetworkPoll).
+type NetworkNotifier interface {
+	// SubscribeNetworkEvents returns a channel that receives a value
+	// (coalesced, never blocking the writer) after new network events are
+	// recorded, and a func that ends the subscription.
+	SubscribeNetworkEvents() (<-chan struct{}, func())
 }

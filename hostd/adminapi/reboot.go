@@ -1,0 +1,81 @@
+package adminapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// rebootTimeout bounds the reboot helper run.
+const rebootTimeout = 2 * time.Minute
+
+// reboot: POST /v1/host-runtime/reboot → {"status":"accepted"}; the reboot
+// runs after the response has been sent and its idempotency record
+// committed, so a replay of the same key never reboots again.
+func (a *api) reboot(r *http.Request, _ params) (reply, error) {
+	if _, err := emptyBody(r); err != nil {
+		return reply{}, err
+	}
+	if err := a.cfg.Rebooter.Available(); err != nil {
+		return reply{}, errorf(http.StatusConflict, "%s", err.Error())
+	}
+	reqID := infoOf(r).id
+	ctx := context.WithoutCancel(r.Context())
+	return reply{status: http.StatusOK, body: accepted, after: func() {
+		ctx, cancel := context.WithTimeout(ctx, rebootTimeout)
+		defer cancel()
+		a.log.Warn().Str(fieldRequestID, reqID).Msg("rebooting the host on the operator's request")
+		if err := a.cfg.Rebooter.Reboot(ctx); err != nil {
+			a.log.Error().Err(err).Str(fieldRequestID, reqID).Msg("reboot failed")
+		}
+	}}, nil
+}
+
+// ErrRebootUnavailable is what LocalRebooter answers.
+var ErrRebootUnavailable = errors.New("reboot is not available in local mode")
+
+// LocalRebooter is the dev-mode Rebooter: a laptop is never rebooted.
+type LocalRebooter struct{}
+
+// Available always refuses.
+func (LocalRebooter) Available() error { return ErrRebootUnavailable }
+
+// Reboot always refuses.
+func (LocalRebooter) Reboot(context.Context) error { return ErrRebootUnavailable }
+
+// HelperRebooter runs the root-owned reboot-host helper (host mode), e.g.
+// Command = ["sudo", "-n", "/usr/local/lib/trustyclaw/helpers/reboot-host"].
+type HelperRebooter struct {
+	Command []string
+}
+
+// Available reports whether a command is configured.
+func (h HelperRebooter) Available() error {
+	if len(h.Command) == 0 {
+		return errors.New("reboot is not configured on this host")
+	}
+	return nil
+}
+
+// Reboot runs the helper and waits for it.
+func (h HelperRebooter) Reboot(ctx context.Context) error {
+	if err := h.Available(); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, h.Command[0], h.Command[1:]...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 512 {
+			msg = msg[:512]
+		}
+		return fmt.Errorf("run reboot helper: %w: %s", err, msg)
+	}
+	return nil
+}
