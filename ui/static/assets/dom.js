@@ -30,6 +30,13 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// fill replaces el's children, with the same rules as h.
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const c of children) {
     if (c === undefined || c === null || c === false) continue;

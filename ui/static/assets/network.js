@@ -1,7 +1,7 @@
 // Network tab: the policy editor (raw JSON, validated by the host), a
 // structured view of its domains, "check a URL", and the decision log.
 import { api, ApiError } from './api.js';
-import { $, h, fmtTime, setMessage } from './dom.js';
+import { fill, $, h, fmtTime, setMessage } from './dom.js';
 
 const MAX_ROWS = 500;
 
@@ -122,7 +122,7 @@ async function checkURL(e) {
   try {
     const res = await api('POST', '/v1/network/policy/check', { method: $('check-method').value, url: $('check-url').value.trim() });
     out.className = res.decision === 'allowed' ? 'ok' : 'error';
-    out.replaceChildren(h('strong', { id: 'check-decision' }, String(res.decision)),
+    fill(out, h('strong', { id: 'check-decision' }, String(res.decision)),
       res.rule ? h('span', {}, ' by rule ', h('code', {}, res.rule)) : null,
       res.reason ? h('span', {}, ` — ${res.reason}`) : null);
     out.hidden = false;

@@ -1,7 +1,7 @@
 // One task in the thread view: its input, status, result, the actions its
 // status allows, and its messages (loaded on demand, then kept live).
 import { api, enc, pages } from './api.js';
-import { h, fmtTime, setMessage, confirmAction } from './dom.js';
+import { fill, h, fmtTime, setMessage, confirmAction } from './dom.js';
 import { statusBadge } from './health.js';
 
 const MAX_MESSAGES = 2000;
@@ -45,7 +45,7 @@ export class TaskCard {
     }
     this.meta.textContent = `${t.agent_runtime} · created ${fmtTime(t.created_at)} · updated ${fmtTime(t.updated_at)}`;
     if (!this.editing) this.inputPre.textContent = t.input_message || '';
-    this.result.replaceChildren(
+    fill(this.result,
       t.output_message ? h('div', {}, h('div', { class: 'label' }, 'Output'), h('pre', { class: 'output' }, t.output_message)) : null,
       t.error_message ? h('div', {}, h('div', { class: 'label' }, 'Error'), h('pre', { class: 'error task-error' }, t.error_message)) : null);
   }
