@@ -39,9 +39,9 @@ type fakeAPI struct {
 	kills     []string
 	reboots   int
 	codes     []string // Claude login codes pasted by the operator
-	streams   int // GET /v1/events/stream connections
-	eventPoll int // GET /v1/events calls
-	netPoll   int // GET /v1/network/events calls
+	streams   int      // GET /v1/events/stream connections
+	eventPoll int      // GET /v1/events calls
+	netPoll   int      // GET /v1/network/events calls
 	sawPass   bool
 }
 
