@@ -235,10 +235,10 @@ func (f *fakeAPI) running() []string {
 }
 
 func (f *fakeAPI) accounts(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, []map[string]any{
+	writeJSON(w, http.StatusOK, map[string]any{"accounts": []map[string]any{
 		{"agent_runtime": "codex", "provider": "openai", "status": "active", "account_id": "acct-123", "email": "ops@example.com"},
 		{"agent_runtime": "claude_code", "provider": "claude", "status": "awaiting_login"},
-	})
+	}})
 }
 
 const fakeClaudeURL = "https://claude.ai/oauth/authorize?code=true&state=abc"

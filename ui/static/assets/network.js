@@ -66,8 +66,8 @@ export async function loadPolicy() {
   try {
     const doc = await api('GET', '/v1/network/policy');
     setPolicy(doc);
-    const bad = typeof doc.error === 'string' ? doc.error : doc.error && doc.error.message;
-    setMessage($('policy-error'), bad ? `The stored policy is invalid (all traffic is denied): ${bad}` : '');
+    const bad = doc.error_message;
+    setMessage($('policy-error'), bad ? `The stored policy is invalid, so all agent traffic is denied: ${bad}` : '');
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) setMessage($('policy-error'), e.message);
   }

@@ -18,13 +18,9 @@ const state = {
   sig: '',
 };
 
-// accountsOf accepts the account list bare or wrapped in an object.
+// accountsOf reads {"accounts": [...]} (docs/admin-api.md).
 function accountsOf(data) {
-  if (Array.isArray(data)) return data;
-  for (const k of ['accounts', 'runtimes', 'agent_runtimes']) {
-    if (data && Array.isArray(data[k])) return data[k];
-  }
-  return [];
+  return data && Array.isArray(data.accounts) ? data.accounts : [];
 }
 
 export async function refreshAccounts() {

@@ -16,7 +16,7 @@ const view = {
   gen: 0,
 };
 
-const listOf = (data, key) => (Array.isArray(data) ? data : (data && data[key]) || []);
+const listOf = (data, key) => (data && Array.isArray(data[key]) ? data[key] : []);
 
 // newThreadId: date plus 8 random hex digits, e.g. t-20250131-9f1c02ab.
 export function newThreadId() {
