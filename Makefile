@@ -21,7 +21,7 @@ GOTESTFLAGS    ?=
 export TRUSTYCLAW_AGENT_CLI_DIR := $(AGENT_CLI_DIR)
 
 .PHONY: all build dev test test-go lint vet staticcheck fmt fmt-check bench \
-        tools agent-clis bench-tools clean
+        tools agent-clis bench-tools browser clean
 
 all: build
 
@@ -79,6 +79,17 @@ bench-tools:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mitmproxy; \
 		else echo "bench-tools: install mitmproxy (apt-get install mitmproxy) to compare against it"; fi; }
+
+## browser: Debian chromium for the UI's browser smoke test (ui/browser_test.go
+## skips with one line without it). Installs only as root with apt-get.
+browser:
+	@if [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1; then \
+		echo "browser: chromium is installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "browser: install Debian chromium (sudo apt-get install -y chromium) to run the UI browser test; it skips without it"; \
+	fi
 
 ## bench: benchmarks; results and how to read them are in docs/benchmarks.md
 bench: build bench-tools agent-clis
