@@ -37,7 +37,7 @@ func readAll(t *testing.T, r io.Reader) []byte {
 
 // embeddedFiles lists every embedded file with the URL path it must be
 // served at.
-func embeddedFiles(t *testing.T) map[string]string {
+func embeddedFiles(t testing.TB) map[string]string {
 	t.Helper()
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
