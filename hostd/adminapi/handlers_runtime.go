@@ -161,12 +161,12 @@ func decodeLoginCode(body []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	code := strings.TrimSpace(f["code"])
+	if strings.IndexFunc(f["code"], unicode.IsControl) >= 0 {
+		return "", badRequest("code must be a single line without control characters")
+	}
+	code := strings.Trim(f["code"], " ")
 	if code == "" || len(code) > maxLoginCodeLen {
 		return "", badRequest("code must be 1 to %d characters", maxLoginCodeLen)
-	}
-	if strings.IndexFunc(code, func(c rune) bool { return unicode.IsControl(c) }) >= 0 {
-		return "", badRequest("code must be a single line without control characters")
 	}
 	return code, nil
 }
