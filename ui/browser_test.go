@@ -277,9 +277,9 @@ func TestBrowserSmoke(t *testing.T) {
 		document.getElementById('policy-domains').textContent.includes('^/repos/.*$') && document.getElementById('policy-openai').checked`)
 	p.do("save broken JSON", chromedp.SetValue(chromedp.ID("policy-editor"), `{"allowed_network_access": {`), chromedp.Click(chromedp.ID("policy-save")))
 	p.waitJS("JSON error shown", `document.getElementById('policy-error').textContent.startsWith('Not valid JSON:')`)
-	const rejected = `{"allowed_network_access": {"Api.Example.com": {"allow_http_methods": ["GET"]}}}`
+	const rejected = `{"allowed_network_access": {"10.0.0.1": {"allow_http_methods": ["GET"]}}}`
 	p.do("save a rejected policy", chromedp.SetValue(chromedp.ID("policy-editor"), rejected), chromedp.Click(chromedp.ID("policy-save")))
-	p.waitJS("host's message verbatim", `document.getElementById('policy-error').textContent === `+js(`allowed_network_access["Api.Example.com"]: use "api.example.com"`))
+	p.waitJS("host's message verbatim", `document.getElementById('policy-error').textContent === `+js(`allowed_network_access["10.0.0.1"]: IP literals are not allowed; use a DNS name`))
 	const valid = `{"allowed_network_access": {"example.com": {"allow_http_methods": ["GET"]}}}`
 	p.do("save a valid policy", chromedp.SetValue(chromedp.ID("policy-editor"), valid), chromedp.Click(chromedp.ID("policy-save")))
 	p.waitJS("policy saved", `document.getElementById('policy-ok').textContent === 'Policy saved.' && document.getElementById('policy-error').hidden &&

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -604,8 +605,8 @@ func (f *fakeAPI) putPolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for k := range p.Allowed {
-		if k != strings.ToLower(k) {
-			apiError(w, http.StatusBadRequest, fmt.Sprintf(`allowed_network_access[%q]: use %q`, k, strings.ToLower(k)))
+		if net.ParseIP(k) != nil {
+			apiError(w, http.StatusBadRequest, fmt.Sprintf(`allowed_network_access[%q]: IP literals are not allowed; use a DNS name`, k))
 			return
 		}
 	}

@@ -172,6 +172,7 @@ async function boot() {
   initAgentEvents();
   initNetwork();
   try {
+    // Probe the session; the answer itself is fetched again by enterApp.
     await api('GET', '/v1/health', undefined, { quiet401: true });
     enterApp();
   } catch (e) {

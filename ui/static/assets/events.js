@@ -37,7 +37,8 @@ function payloadView(ev) {
 
 export function renderAgentEvents(events, showTab) {
   const body = $('events-body');
-  for (const ev of events) {
+  // A replay after login can bring thousands; only the newest are kept.
+  for (const ev of events.slice(-MAX_ROWS)) {
     const row = h('div', { class: `event ev-${ev.event_type.replace(/[^a-z_]/g, '-')}`, 'data-seq': ev.seq, 'data-type': ev.event_type },
       h('div', { class: 'event-head' },
         h('span', { class: 'muted small' }, `#${ev.seq} ${fmtTime(ev.timestamp)}`), ' ',

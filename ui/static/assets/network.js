@@ -133,7 +133,7 @@ async function checkURL(e) {
 
 export function renderNetworkEvents(events) {
   const body = $('netlog-body');
-  for (const ev of events) {
+  for (const ev of events.slice(-MAX_ROWS)) {
     const target = `${ev.protocol}://${ev.host}${ev.port ? `:${ev.port}` : ''}${ev.path || ''}${ev.query ? `?${ev.query}` : ''}`;
     const row = h('tr', { class: `decision-${ev.decision === 'allowed' ? 'allowed' : 'denied'}`, 'data-seq': ev.seq },
       h('td', {}, String(ev.seq)),

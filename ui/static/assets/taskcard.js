@@ -126,6 +126,7 @@ export class TaskCard {
       this.early = null;
       if (!evs.length) this.msgs.replaceChildren(h('p', { class: 'muted none' }, 'No messages yet.'));
     } catch (e) {
+      this.early = null;
       setMessage(this.error, e.message);
     } finally {
       this.loading = false;
