@@ -221,9 +221,6 @@ type env struct {
 type envOption func(*Config)
 
 func withLimits(l Limits) envOption { return func(c *Config) { c.Limits = l } }
-func withDev(m map[string]string) envOption {
-	return func(c *Config) { c.DevUpstreams = m }
-}
 
 // testLimits are the defaults with timeouts short enough for tests.
 func testLimits() Limits {

@@ -3,7 +3,6 @@ package proxy
 import (
 	"fmt"
 	"testing"
-
 )
 
 // An agent visiting endless subdomains of an allowed wildcard cannot grow

@@ -3,10 +3,58 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+
+	"github.com/rs/zerolog"
+
+	"github.com/trustyclaw/trustyclaw/hostd/logging"
+	"github.com/trustyclaw/trustyclaw/hostd/proxy"
+	"github.com/trustyclaw/trustyclaw/hostd/proxy/service"
 )
 
-// runProxy runs the enforcing proxy service (host mode).
-func runProxy(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return errors.New("not built yet")
+// runProxy runs the enforcing proxy service (host mode): policy, pins,
+// event log and CA in --state-dir, listening on --listen. Dev upstreams
+// and dev CAs exist only in `hostd dev`; this command has no flag for
+// them.
+func runProxy(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stateDir := fs.String("state-dir", service.DefaultStateDir, "proxy state directory (policy, pins, network events, CA)")
+	listen := fs.String("listen", service.DefaultListen, "listen address")
+	publishCA := fs.String("publish-ca-cert", "", "also write the public proxy CA certificate (PEM) to this path")
+	maxConns := fs.Int("max-conns", proxy.DefaultLimits().MaxConns, "concurrent client connections")
+	budgetMiB := fs.Int64("memory-budget-mib", proxy.DefaultLimits().MemoryBudget>>20, "MiB all connections may buffer together")
+	console := fs.Bool("log-console", false, "human-readable logs instead of JSON lines")
+	debug := fs.Bool("debug", false, "log every decision, not only denials")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	level := zerolog.InfoLevel
+	if *debug {
+		level = zerolog.DebugLevel
+	}
+	log := logging.New(logging.Options{Writer: stderr, Console: *console, Level: level})
+	lim := proxy.DefaultLimits()
+	lim.MaxConns = *maxConns
+	lim.MemoryBudget = *budgetMiB << 20
+	svc, err := service.Open(ctx, service.Options{
+		StateDir:      *stateDir,
+		Listen:        *listen,
+		PublishCACert: *publishCA,
+		Limits:        lim,
+		Logger:        log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "proxy listening on %s\n", svc.Addr())
+	return svc.Run(ctx)
 }
