@@ -7,8 +7,6 @@ import (
 	"time"
 )
 
-// maxIdempotencyKeyLen is the longest accepted Idempotency-Key.
-const maxIdempotencyKeyLen = 128
 
 // idempotencyKey returns the request's Idempotency-Key: exactly one
 // header, 1–128 characters of [A-Za-z0-9._:-].
