@@ -7,7 +7,6 @@ import (
 	"time"
 )
 
-
 // idempotencyKey returns the request's Idempotency-Key: exactly one
 // header, 1–128 characters of [A-Za-z0-9._:-].
 func idempotencyKey(h http.Header) (string, error) {
