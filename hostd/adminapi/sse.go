@@ -188,7 +188,10 @@ func (a *api) runStream(w http.ResponseWriter, r *http.Request, since int64,
 			return nil
 		case <-heartbeat.C:
 			buf.WriteString(": keepalive\n\n")
-		case <-notify:
+		case _, open := <-notify:
+			if !open { // a closed subscription must not spin the loop
+				notify = nil
+			}
 			more = true
 		case <-poll:
 			more = true
