@@ -135,7 +135,10 @@ func (p *browserPage) fail(step string, err error) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
 	defer cancel()
-	text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
+	text, err2 := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + " " + document.readyState + " " + (document.body ? document.body.childElementCount + " " + document.body.innerText : "no body")`))
+	if err2 != nil {
+		text = "(cannot read the page: " + err2.Error() + ")"
+	}
 	p.t.Fatalf("%s: %v\n--- page text ---\n%s\n--- console ---\n%s", step, err, text, p.consoleText())
 }
 
@@ -228,6 +231,11 @@ func TestBrowserSmoke(t *testing.T) {
 		t.Fatalf("storage/cookie/field after login = %s; want nothing script-readable", got)
 	}
 
+	// A reload keeps the session (the cookie) and needs no password.
+	p.do("reload", chromedp.Reload())
+	p.waitJS("still logged in after reload", `!document.getElementById('app').hidden &&
+		document.getElementById('health-status')?.textContent === 'ok'`)
+
 	// Queue a task on a new thread and see it in the thread view.
 	const input = "Write a haiku about <script>alert(1)</script>"
 	p.click("open tasks tab", `.tabs [data-tab="tasks"]`)
@@ -299,17 +307,33 @@ func TestBrowserSmoke(t *testing.T) {
 	p.click("confirm reboot", "#confirm-ok")
 	p.waitJS("reboot requested", `document.getElementById('banner').textContent.startsWith('Reboot requested')`)
 	p.click("log out", "#logout-btn")
+	p.waitJS("logout ended the session", `!document.getElementById('login').hidden`)
+	fake.snapshot(func() {
+		if len(fake.sessions) != 0 {
+			t.Error("logout did not end the session on the host")
+		}
+	})
 	p.waitJS("login shown again", `!document.getElementById('login').hidden && document.getElementById('app').hidden &&
 		document.getElementById('events-body').childElementCount === 0`)
+
+	// A session that ends on the host sends the page back to the login.
+	p.do("log in again", chromedp.SendKeys(chromedp.ID("login-password"), password), chromedp.Click(chromedp.ID("login-submit")))
+	p.waitJS("app shown again", `!document.getElementById('app').hidden`)
+	fake.snapshot(func() { clear(fake.sessions) })
+	// Any call notices; the health button makes one now (the network-log
+	// poll would within 2.5 s).
+	p.eval("refresh health", `document.getElementById('health-refresh').click(), ''`)
+	p.waitJS("expired session asks to log in", `!document.getElementById('login').hidden &&
+		document.getElementById('login-error').textContent === 'Your session ended. Log in again.'`)
 
 	fake.snapshot(func() {
 		if len(fake.keyErrors) > 0 {
 			t.Errorf("Idempotency-Key problems: %q", fake.keyErrors)
 		}
 		// wrong login, login, 2 Claude login calls, 2 creates, steer, edit,
-		// kill, 2 policy PUTs, check, reboot, logout
-		if len(fake.keys) != 14 {
-			t.Errorf("%d mutating requests with keys, want 14: %q", len(fake.keys), fake.keys)
+		// kill, 2 policy PUTs, check, reboot, logout, login
+		if len(fake.keys) != 15 {
+			t.Errorf("%d mutating requests with keys, want 15: %q", len(fake.keys), fake.keys)
 		}
 		if !slices.Equal(fake.codes, []string{"code-123#state"}) {
 			t.Errorf("Claude codes = %q", fake.codes)
@@ -325,9 +349,6 @@ func TestBrowserSmoke(t *testing.T) {
 		}
 		if fake.streams == 0 {
 			t.Error("the UI never opened the SSE stream")
-		}
-		if len(fake.sessions) != 0 {
-			t.Error("logout did not end the session")
 		}
 	})
 
