@@ -220,6 +220,16 @@ func TestBrowserSmoke(t *testing.T) {
 		document.getElementById('health-netctl').textContent === 'active'`)
 	p.waitJS("runtimes shown", `document.querySelector('#runtime-codex')?.textContent.includes('acct-123') &&
 		document.querySelector('#runtime-claude_code #claude-login-start') !== null`)
+	// Codex device-code login: code, link and expiry shown; once the host
+	// reports the runtime active (events), the panel follows.
+	p.click("start the Codex login", "#codex-login-start")
+	p.waitJS("device code shown", `document.getElementById('login-code-codex')?.textContent === `+js(fakeDeviceCode)+` &&
+		document.getElementById('login-url-codex').href === `+js(fakeDeviceURL)+` &&
+		document.getElementById('login-codex').textContent.includes('Expires')`)
+	fake.finishCodexLogin()
+	p.waitJS("codex active after the login events", `document.querySelector('#runtime-codex .badge')?.textContent === 'active' &&
+		document.getElementById('login-codex') === null && document.getElementById('health-body').textContent.includes('active')`)
+
 	p.click("start the Claude login", "#claude-login-start")
 	p.waitJS("Claude login link shown", `document.getElementById('login-url-claude_code')?.href === `+js(fakeClaudeURL)+` &&
 		document.getElementById('login-url-claude_code').rel === 'noopener noreferrer'`)
@@ -330,10 +340,10 @@ func TestBrowserSmoke(t *testing.T) {
 		if len(fake.keyErrors) > 0 {
 			t.Errorf("Idempotency-Key problems: %q", fake.keyErrors)
 		}
-		// wrong login, login, 2 Claude login calls, 2 creates, steer, edit,
-		// kill, 2 policy PUTs, check, reboot, logout, login
-		if len(fake.keys) != 15 {
-			t.Errorf("%d mutating requests with keys, want 15: %q", len(fake.keys), fake.keys)
+		// wrong login, login, Codex login, 2 Claude login calls, 2 creates,
+		// steer, edit, kill, 2 policy PUTs, check, reboot, logout, login
+		if len(fake.keys) != 16 {
+			t.Errorf("%d mutating requests with keys, want 16: %q", len(fake.keys), fake.keys)
 		}
 		if !slices.Equal(fake.codes, []string{"code-123#state"}) {
 			t.Errorf("Claude codes = %q", fake.codes)

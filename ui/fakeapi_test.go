@@ -40,6 +40,7 @@ type fakeAPI struct {
 	kills     []string
 	reboots   int
 	codes     []string // Claude login codes pasted by the operator
+	codex     string   // codex runtime status
 	streams   int      // GET /v1/events/stream connections
 	eventPoll int      // GET /v1/events calls
 	netPoll   int      // GET /v1/network/events calls
@@ -71,6 +72,7 @@ func newFakeAPI(password string) *fakeAPI {
 		tasks:    map[string]*fakeTask{},
 		threads:  map[string]string{},
 		notify:   make(chan struct{}),
+		codex:    "awaiting_login",
 		policy: json.RawMessage(`{"managed_ai_provider_network_access":{"openai":true,"claude":false},` +
 			`"allowed_network_access":{"api.github.com":{"allow_http_methods":["GET","HEAD"],"path_guards":["^/repos/.*$"]}}}`),
 	}
@@ -90,6 +92,7 @@ func (f *fakeAPI) handler(ui http.Handler) http.Handler {
 	mux.HandleFunc("DELETE /v1/session", f.logout)
 	mux.HandleFunc("GET /v1/health", f.health)
 	mux.HandleFunc("GET /v1/agent-runtime/account", f.accounts)
+	mux.HandleFunc("POST /v1/agent-runtime/codex-oauth-login", f.codexLogin)
 	mux.HandleFunc("POST /v1/agent-runtime/claude-oauth-login", f.claudeLogin)
 	mux.HandleFunc("POST /v1/agent-runtime/claude-oauth-login/complete", f.claudeComplete)
 	mux.HandleFunc("GET /v1/threads", f.listThreads)
@@ -209,7 +212,7 @@ func (f *fakeAPI) health(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status": "ok", "agent_name": "test-agent",
 		"agent_runtime": map[string]any{"runtimes": []map[string]any{
-			{"type": "codex", "status": "active", "active_task_ids": f.running()},
+			{"type": "codex", "status": f.codexStatus(), "active_task_ids": f.running()},
 			{"type": "claude_code", "status": "awaiting_login", "active_task_ids": []string{}},
 		}},
 		"network_controls": map[string]string{"status": "active"},
@@ -221,6 +224,36 @@ func (f *fakeAPI) health(w http.ResponseWriter, _ *http.Request) {
 			"swap": map[string]any{"allocated_bytes": 6442450944, "used_bytes": 536870912},
 		},
 	})
+}
+
+func (f *fakeAPI) codexStatus() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.codex
+}
+
+const (
+	fakeDeviceCode = "WXYZ-1234"
+	fakeDeviceURL  = "https://auth.openai.com/codex/device"
+)
+
+func (f *fakeAPI) codexLogin(w http.ResponseWriter, _ *http.Request) {
+	if f.codexStatus() != "awaiting_login" {
+		apiError(w, http.StatusConflict, "codex is not awaiting login")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "awaiting_login", "device_code": fakeDeviceCode,
+		"login_url": fakeDeviceURL, "expires_at": time.Now().Add(15 * time.Minute).UTC().Format(time.RFC3339)})
+}
+
+// finishCodexLogin is the operator finishing the device login in their
+// own browser: the runtime turns active and says so in events.
+func (f *fakeAPI) finishCodexLogin() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.codex = "active"
+	f.addEventLocked("agent_runtime.login_completed", "", map[string]any{"agent_runtime": "codex"})
+	f.addEventLocked("agent_runtime.active", "", map[string]any{"agent_runtime": "codex"})
 }
 
 func (f *fakeAPI) running() []string {
