@@ -19,6 +19,7 @@ export class LiveFeed {
     this.es = null;
     this.timer = null;
     this.polling = null;
+    this.wake = null;
     this.retryTimer = null;
     this.pending = [];
     this.flushTimer = null;
@@ -34,6 +35,9 @@ export class LiveFeed {
     this.gen++;
     if (this.es) { this.es.close(); this.es = null; }
     clearTimeout(this.timer);
+    const wake = this.wake;
+    this.wake = null;
+    if (wake) wake(); // lets a sleeping poll loop see it is stale and end
     clearTimeout(this.retryTimer);
     clearTimeout(this.flushTimer);
     this.timer = this.retryTimer = this.flushTimer = null;
@@ -120,7 +124,7 @@ export class LiveFeed {
         this.state(`offline: ${e.message}`);
         delay = POLL_MS * 2;
       }
-      await new Promise((r) => { this.timer = setTimeout(r, delay); });
+      await new Promise((r) => { this.wake = r; this.timer = setTimeout(r, delay); });
     }
     if (this.polling === gen) this.polling = null;
   }
