@@ -221,3 +221,26 @@ type Supervisor interface {
 type StatusListener interface {
 	RuntimeStatusChanged(t Type, from, to Status)
 }
+
+// LoginFlow is one provider login in progress, owned by the supervisor.
+// (Added by the runtimes work: the adapters start logins, the supervisor
+// drives them.)
+type LoginFlow interface {
+	// Info is what the login routes show (code, URL, expiry).
+	Info() LoginInfo
+	// SubmitCode hands the operator's browser code to the waiting CLI
+	// (Claude); ErrNotSupported for Codex's device-code flow.
+	SubmitCode(ctx context.Context, code string) error
+	// Done is closed when the flow ended (success, failure or expiry).
+	Done() <-chan struct{}
+	// Err is nil when the login succeeded; valid after Done.
+	Err() error
+	// Close abandons the flow and ends its process.
+	Close()
+}
+
+// LoginAdapter is an Adapter that can also start a login flow.
+type LoginAdapter interface {
+	Adapter
+	StartLogin(ctx context.Context) (LoginFlow, error)
+}
