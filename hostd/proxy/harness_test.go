@@ -32,14 +32,14 @@ type fakePolicy struct {
 	err  error
 }
 
-func newFakePolicy(t *testing.T, raw string) *fakePolicy {
+func newFakePolicy(t testing.TB, raw string) *fakePolicy {
 	t.Helper()
 	f := &fakePolicy{}
 	f.set(t, raw)
 	return f
 }
 
-func (f *fakePolicy) set(t *testing.T, raw string) {
+func (f *fakePolicy) set(t testing.TB, raw string) {
 	t.Helper()
 	p, err := policy.Parse([]byte(raw))
 	if err != nil {
@@ -167,7 +167,7 @@ type upstreamCA struct {
 	pool   *x509.CertPool
 }
 
-func newUpstreamCA(t *testing.T) *upstreamCA {
+func newUpstreamCA(t testing.TB) *upstreamCA {
 	t.Helper()
 	a, err := ca.LoadOrCreate(t.TempDir(), time.Now())
 	if err != nil {
@@ -190,7 +190,7 @@ func (c *counter) wrap(h http.Handler) http.Handler {
 
 // tlsUpstream starts an HTTPS server that presents certificates for any
 // SNI name from uca (so it can stand in for several hosts).
-func tlsUpstream(t *testing.T, uca *upstreamCA, h http.Handler) *httptest.Server {
+func tlsUpstream(t testing.TB, uca *upstreamCA, h http.Handler) *httptest.Server {
 	t.Helper()
 	s := httptest.NewUnstartedServer(h)
 	s.TLS = &tls.Config{
@@ -206,7 +206,7 @@ func tlsUpstream(t *testing.T, uca *upstreamCA, h http.Handler) *httptest.Server
 
 // env is a running proxy with its fakes.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	p        *Proxy
 	addr     string
 	policy   *fakePolicy
@@ -230,7 +230,7 @@ func testLimits() Limits {
 	return l
 }
 
-func startProxy(t *testing.T, policyJSON string, opts ...envOption) *env {
+func startProxy(t testing.TB, policyJSON string, opts ...envOption) *env {
 	t.Helper()
 	auth, err := ca.LoadOrCreate(t.TempDir(), time.Now())
 	if err != nil {

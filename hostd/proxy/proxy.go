@@ -221,7 +221,7 @@ func (p *Proxy) newTransport() *http.Transport {
 		ResponseHeaderTimeout:  p.lim.ResponseHeaderTimeout,
 		MaxResponseHeaderBytes: 1 << 20,
 		WriteBufferSize:        32 << 10,
-		ReadBufferSize:         32 << 10,
+		ReadBufferSize:         64 << 10,
 		// HTTP/1.1 only towards the upstream (see docs/proxy.md).
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
