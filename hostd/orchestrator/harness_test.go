@@ -222,15 +222,20 @@ func (h *harness) create(rt agentrt.Type, thread, input string) tasks.Task {
 	return task
 }
 
-// waitFor re-checks cond after every committed event until it holds.
+// waitFor re-checks cond after every committed event, and every few
+// milliseconds for in-memory state that no event announces, until it
+// holds.
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
 	ch, unsub := h.orch.Subscribe()
 	defer unsub()
 	deadline := time.After(testTimeout)
+	recheck := time.NewTicker(2 * time.Millisecond)
+	defer recheck.Stop()
 	for !cond() {
 		select {
 		case <-ch:
+		case <-recheck.C:
 		case <-deadline:
 			h.t.Fatalf("timed out waiting for %s", what)
 		}

@@ -225,6 +225,15 @@ func (s *Store) openDBs(ctx context.Context, opts Options) error {
 	return nil
 }
 
+// WriterStats counts committed write batches and the mutations in them;
+// Ops/Batches is the average group-commit size.
+type WriterStats struct{ Batches, Ops int64 }
+
+// WriterStats reports the writer's counters since Open.
+func (s *Store) WriterStats() WriterStats {
+	return WriterStats{Batches: s.w.nBatches.Load(), Ops: s.w.nOps.Load()}
+}
+
 // Recovery reports what Open repaired.
 func (s *Store) Recovery() RecoveryReport { return s.recovery }
 

@@ -84,6 +84,29 @@ CREATE TABLE idempotency (
 	created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_created ON idempotency (created_at);
+
+-- The queue cap is checked on every create; counting queued rows costs
+-- O(queue) per create, so triggers keep the count, inside the same
+-- transaction (and savepoint) as the change.
+CREATE TABLE counters (
+	name  TEXT    PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters (name, value) VALUES ('queued_tasks', 0);
+CREATE TRIGGER tasks_queued_insert AFTER INSERT ON tasks WHEN NEW.status = 'queued'
+BEGIN
+	UPDATE counters SET value = value + 1 WHERE name = 'queued_tasks';
+END;
+CREATE TRIGGER tasks_queued_update AFTER UPDATE OF status ON tasks
+	WHEN (OLD.status = 'queued') != (NEW.status = 'queued')
+BEGIN
+	UPDATE counters SET value = value + (CASE WHEN NEW.status = 'queued' THEN 1 ELSE -1 END)
+	WHERE name = 'queued_tasks';
+END;
+CREATE TRIGGER tasks_queued_delete AFTER DELETE ON tasks WHEN OLD.status = 'queued'
+BEGIN
+	UPDATE counters SET value = value - 1 WHERE name = 'queued_tasks';
+END;
 `
 
 const schemaV2 = `

@@ -47,35 +47,40 @@ func (s *Store) CreateTask(ctx context.Context, nt NewTask) (tasks.Task, error) 
 	}
 	var task tasks.Task
 	err := s.write(ctx, func(tx *wtx) error {
-		var queued int
-		if err := tx.queryRow(`SELECT COUNT(*) FROM tasks WHERE status = 'queued'`).Scan(&queued); err != nil {
-			return fmt.Errorf("counting queued tasks: %w", err)
-		}
-		if queued >= s.lim.QueuedTasks {
-			return fmt.Errorf("%w: %d tasks are already queued; wait for some to run or cancel some", tasks.ErrConflict, queued)
-		}
-		now := nanos(s.now())
-		if err := s.useThread(tx, nt.ThreadID, nt.Runtime, now); err != nil {
-			return err
-		}
-		id := uuid.NewString()
-		row := tx.queryRow(`INSERT INTO tasks (id, status, runtime, thread_id, input, created_at, updated_at)
-			VALUES (?, 'queued', ?, ?, ?, ?, ?) RETURNING `+taskCols,
-			id, string(nt.Runtime), nt.ThreadID, nt.Input, now, now)
-		t, err := scanTask(row)
-		if err != nil {
-			return fmt.Errorf("inserting the task: %w", err)
-		}
-		if err := s.appendMessage(tx, id, SourceUser, nt.Input); err != nil {
-			return err
-		}
-		task = t
-		return nil
+		var err error
+		task, err = s.createTask(tx, nt)
+		return err
 	})
 	if err != nil {
 		return tasks.Task{}, err
 	}
 	return task, nil
+}
+
+func (s *Store) createTask(tx *wtx, nt NewTask) (tasks.Task, error) {
+	var queued int
+	if err := tx.queryRow(`SELECT value FROM counters WHERE name = 'queued_tasks'`).Scan(&queued); err != nil {
+		return tasks.Task{}, fmt.Errorf("counting queued tasks: %w", err)
+	}
+	if queued >= s.lim.QueuedTasks {
+		return tasks.Task{}, fmt.Errorf("%w: %d tasks are already queued; wait for some to run or cancel some", tasks.ErrConflict, queued)
+	}
+	now := nanos(s.now())
+	if err := s.useThread(tx, nt.ThreadID, nt.Runtime, now); err != nil {
+		return tasks.Task{}, err
+	}
+	id := uuid.NewString()
+	row := tx.queryRow(`INSERT INTO tasks (id, status, runtime, thread_id, input, created_at, updated_at)
+		VALUES (?, 'queued', ?, ?, ?, ?, ?) RETURNING `+taskCols,
+		id, string(nt.Runtime), nt.ThreadID, nt.Input, now, now)
+	t, err := scanTask(row)
+	if err != nil {
+		return tasks.Task{}, fmt.Errorf("inserting the task: %w", err)
+	}
+	if err := s.appendMessage(tx, id, SourceUser, nt.Input); err != nil {
+		return tasks.Task{}, err
+	}
+	return t, nil
 }
 
 // useThread claims threadID for rt if it is new, checks ownership if not,

@@ -38,6 +38,8 @@ type writer struct {
 	// afterCommit runs on the writer goroutine after each successful
 	// commit; events reports whether the batch appended agent events.
 	afterCommit func(events bool)
+	nBatches, nOps atomic.Int64 // committed batches and the ops in them
+
 	// beforeCommit runs inside the batch transaction after its ops; a
 	// failure fails the batch.
 	beforeCommit func(tx *wtx, events bool) error
@@ -121,8 +123,9 @@ func (w *writer) runBatch(batch []*op) {
 			}
 		}
 	}
+	ctl := &wtx{ctx: ctx, w: w} // transaction control through cached statements
 	failAll := func(err error) {
-		_, _ = w.conn.ExecContext(ctx, "ROLLBACK")
+		_, _ = ctl.exec("ROLLBACK")
 		for i := range results {
 			if results[i] == nil {
 				results[i] = err
@@ -130,7 +133,7 @@ func (w *writer) runBatch(batch []*op) {
 		}
 		finish()
 	}
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := ctl.exec("BEGIN IMMEDIATE"); err != nil {
 		for i := range results {
 			results[i] = fmt.Errorf("starting a write transaction: %w", err)
 		}
@@ -142,7 +145,7 @@ func (w *writer) runBatch(batch []*op) {
 		if !taken[i] {
 			continue
 		}
-		if _, err := w.conn.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+		if _, err := ctl.exec("SAVEPOINT op"); err != nil {
 			failAll(fmt.Errorf("opening a savepoint: %w", err))
 			return
 		}
@@ -150,12 +153,12 @@ func (w *writer) runBatch(batch []*op) {
 		err := runOp(o.fn, tx)
 		if err != nil {
 			results[i] = err
-			if _, rerr := w.conn.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
+			if _, rerr := ctl.exec("ROLLBACK TO op"); rerr != nil {
 				failAll(fmt.Errorf("rolling back a failed mutation: %w", rerr))
 				return
 			}
 		}
-		if _, err := w.conn.ExecContext(ctx, "RELEASE op"); err != nil {
+		if _, err := ctl.exec("RELEASE op"); err != nil {
 			failAll(fmt.Errorf("releasing a savepoint: %w", err))
 			return
 		}
@@ -164,15 +167,17 @@ func (w *writer) runBatch(batch []*op) {
 		}
 	}
 	if w.beforeCommit != nil {
-		if err := w.beforeCommit(&wtx{ctx: ctx, w: w}, events); err != nil {
+		if err := w.beforeCommit(ctl, events); err != nil {
 			failAll(fmt.Errorf("bounding the event log: %w", err))
 			return
 		}
 	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := ctl.exec("COMMIT"); err != nil {
 		failAll(fmt.Errorf("committing: %w", err))
 		return
 	}
+	w.nBatches.Add(1)
+	w.nOps.Add(int64(len(batch)))
 	finish()
 	if w.afterCommit != nil {
 		w.afterCommit(events)

@@ -80,7 +80,9 @@ func (t *Turn) WaitSteers(ctx context.Context, n int) ([]string, error) {
 	return waitFor(ctx, t.a, func() ([]string, bool) {
 		s := t.Steers()
 		return s, len(s) >= n
-	}, func() string { return fmt.Sprintf("turn on %s took %d of %d steers", t.req.ThreadID, len(t.Steers()), n) })
+	}, func() string {
+		return fmt.Sprintf("turn on %s took %d of %d steers", t.req.ThreadID, len(t.Steers()), n)
+	})
 }
 
 // Steer implements agentrt.Turn. It returns agentrt.ErrTurnEnded once the
