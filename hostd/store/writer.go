@@ -37,7 +37,7 @@ type writer struct {
 	stopped  chan struct{}
 	// afterCommit runs on the writer goroutine after each successful
 	// commit; events reports whether the batch appended agent events.
-	afterCommit func(events bool)
+	afterCommit    func(events bool)
 	nBatches, nOps atomic.Int64 // committed batches and the ops in them
 
 	// beforeCommit runs inside the batch transaction after its ops; a
