@@ -1,13 +1,10 @@
 package adminapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"strings"
 	"time"
 )
 
@@ -48,15 +45,24 @@ func (LocalRebooter) Available() error { return ErrRebootUnavailable }
 // Reboot always refuses.
 func (LocalRebooter) Reboot(context.Context) error { return ErrRebootUnavailable }
 
-// HelperRebooter runs the root-owned reboot-host helper (host mode), e.g.
-// Command = ["sudo", "-n", "/usr/local/lib/trustyclaw/helpers/reboot-host"].
-type HelperRebooter struct {
-	Command []string
+// HelperRunner runs one root-owned helper by name (sudohelper.Runner
+// satisfies it).
+type HelperRunner interface {
+	Run(ctx context.Context, name string, args []string, stdin []byte) ([]byte, error)
 }
 
-// Available reports whether a command is configured.
+// RebootHelper is the helper HelperRebooter runs.
+const RebootHelper = "reboot-host"
+
+// HelperRebooter is the host-mode Rebooter: it runs the reboot-host helper
+// (no arguments, no input) through the sudo helper runner.
+type HelperRebooter struct {
+	Runner HelperRunner
+}
+
+// Available reports whether a runner is configured.
 func (h HelperRebooter) Available() error {
-	if len(h.Command) == 0 {
+	if h.Runner == nil {
 		return errors.New("reboot is not configured on this host")
 	}
 	return nil
@@ -67,15 +73,8 @@ func (h HelperRebooter) Reboot(ctx context.Context) error {
 	if err := h.Available(); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, h.Command[0], h.Command[1:]...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 512 {
-			msg = msg[:512]
-		}
-		return fmt.Errorf("run reboot helper: %w: %s", err, msg)
+	if _, err := h.Runner.Run(ctx, RebootHelper, nil, nil); err != nil {
+		return fmt.Errorf("run the %s helper: %w", RebootHelper, err)
 	}
 	return nil
 }

@@ -3,9 +3,8 @@ package adminapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,21 +42,30 @@ func TestRebootRunsAfterTheResponseAndNotOnReplay(t *testing.T) {
 	mustStatus(t, h.do("POST", "/v1/host-runtime/reboot", `{"now":true}`), http.StatusBadRequest)
 }
 
-func TestHelperRebooterRunsTheCommand(t *testing.T) {
-	dir := t.TempDir()
-	marker := filepath.Join(dir, "rebooted")
-	hr := HelperRebooter{Command: []string{"/bin/sh", "-c", "echo yes > " + marker}}
+type recordingRunner struct {
+	calls []string
+	err   error
+}
+
+func (r *recordingRunner) Run(_ context.Context, name string, args []string, stdin []byte) ([]byte, error) {
+	r.calls = append(r.calls, fmt.Sprintf("%s %q %q", name, args, stdin))
+	return nil, r.err
+}
+
+func TestHelperRebooterRunsRebootHostWithNothingElse(t *testing.T) {
+	run := &recordingRunner{}
+	hr := HelperRebooter{Runner: run}
 	if err := hr.Available(); err != nil {
 		t.Fatal(err)
 	}
 	if err := hr.Reboot(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(marker); err != nil {
-		t.Fatal("helper did not run")
+	if len(run.calls) != 1 || run.calls[0] != `reboot-host [] ""` {
+		t.Fatalf("calls %q", run.calls)
 	}
-	fail := HelperRebooter{Command: []string{"/bin/sh", "-c", "echo denied >&2; exit 3"}}
-	if err := fail.Reboot(context.Background()); err == nil || !strings.Contains(err.Error(), "denied") {
+	run.err = errors.New("sudo: a password is required")
+	if err := hr.Reboot(context.Background()); err == nil || !strings.Contains(err.Error(), "password is required") {
 		t.Fatalf("failure not reported: %v", err)
 	}
 	if err := (HelperRebooter{}).Available(); err == nil {
