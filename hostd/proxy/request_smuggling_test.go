@@ -95,7 +95,12 @@ func TestRequestSmugglingNeverReachesUpstream(t *testing.T) {
 	if denials != 2*len(smugglingCases) {
 		t.Fatalf("want %d denial events, got %d", 2*len(smugglingCases), denials)
 	}
-	if !strings.Contains(e.events.all()[0].Reason, "malformed") {
-		t.Fatalf("reason %q", e.events.all()[0].Reason)
+	for _, ev := range e.events.all() {
+		if !strings.Contains(ev.Reason, "malformed") {
+			t.Fatalf("reason %q", ev.Reason)
+		}
+		if ev.Protocol == "https" && (ev.Host != "smuggle.example.test" || ev.Port != 443) {
+			t.Fatalf("tunnel denial without its host: %+v", ev)
+		}
 	}
 }

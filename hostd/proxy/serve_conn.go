@@ -29,7 +29,7 @@ func (p *Proxy) serveConn(ctx context.Context, nc net.Conn) {
 	for first := true; ; first = false {
 		h, err := c.readHead(first)
 		if err != nil {
-			p.readFailed(c, err, "http")
+			p.readFailed(c, err, netstate.Event{Protocol: "http"})
 			return
 		}
 		if h.Method == http.MethodConnect {
@@ -44,9 +44,10 @@ func (p *Proxy) serveConn(ctx context.Context, nc net.Conn) {
 
 // readFailed answers a malformed head with 400 + a denial event; other
 // errors (EOF, timeouts, resets) just end the connection.
-func (p *Proxy) readFailed(c *clientConn, err error, protocol string) {
+func (p *Proxy) readFailed(c *clientConn, err error, ev netstate.Event) {
 	if isMalformed(err) {
-		p.record(netstate.Event{Protocol: protocol, Decision: decisionDenied, Reason: err.Error()})
+		ev.Decision, ev.Reason = decisionDenied, err.Error()
+		p.record(ev)
 		_ = c.writeText(http.StatusBadRequest, denialBody(err.Error(), ""), true)
 		c.lingeringClose()
 		return
@@ -124,7 +125,7 @@ func (p *Proxy) handleConnect(ctx context.Context, c *clientConn, h *requestHead
 	for first := true; ; first = false {
 		ih, err := inner.readHead(first)
 		if err != nil {
-			p.readFailed(inner, err, "https")
+			p.readFailed(inner, err, netstate.Event{Protocol: "https", Host: tun.host, Port: tun.port})
 			break
 		}
 		if ih.Method == http.MethodConnect {
