@@ -159,3 +159,46 @@ func FuzzCheckWebSearch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWebSearchScannerMatchesReference: the fast scanner and the
+// encoding/json Token walker agree on every valid document, and the
+// scanner accepts exactly what encoding/json calls valid.
+func FuzzWebSearchScannerMatchesReference(f *testing.F) {
+	for _, s := range []string{
+		`{"tools":[{"type":"web_search_preview"}]}`,
+		`{"tools":[{"type":"web_search","external_web_access":false}]}`,
+		`{"tools":[{"type":"web_search","external_web_access":[false]}]}`,
+		`{"tools":[{"TYPE":"Web_Search","External_Web_Access":false,"type":"x"}]}`,
+		`{"a":"\ud83d\ude00\u005f\"\\\/\b\f\n\r\t","type":"web\u005fsearch"}`,
+		`[1,-0.5e+3,true,false,null,"",{},[]]`,
+		`{"type":"web_search_call"}`, `{"a":01}`, `{"a":1.}`, `{"a":-}`, `[1,]`, `{"a":1,}`, `"\x"`, `tru`, `{"a" 1}`,
+		`{} {"type":"web_search_preview"}`, ` `, `{"type":"web_search"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, gerr := walkForWebSearch(body)
+		valid := json.Valid(body)
+		if valid && gerr != nil {
+			t.Fatalf("scanner rejected valid JSON %q: %v", body, gerr)
+		}
+		if !valid {
+			// A single invalid document may still be a valid stream of
+			// several values; only check that a whole-document accept
+			// is a stream the Token walker also accepts.
+			if gerr == nil && got == "" {
+				if _, rerr := walkForWebSearchReference(body); rerr != nil {
+					t.Fatalf("scanner accepted %q, reference says %v", body, rerr)
+				}
+			}
+			return
+		}
+		want, rerr := walkForWebSearchReference(body)
+		if rerr != nil {
+			t.Fatalf("reference rejected valid JSON %q: %v", body, rerr)
+		}
+		if (got == "") != (want == "") {
+			t.Fatalf("verdicts differ on %q: scanner %q, reference %q", body, got, want)
+		}
+	})
+}

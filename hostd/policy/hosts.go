@@ -54,17 +54,23 @@ func NormalizeHost(h string) (string, error) {
 	if len(n) > maxHostLen {
 		return "", fmt.Errorf("name longer than %d bytes", maxHostLen)
 	}
-	labels := strings.Split(n, ".")
 	punycode := false
-	for _, l := range labels {
+	last := ""
+	for rest := n; ; {
+		l, tail, more := strings.Cut(rest, ".")
 		if err := checkLabel(l); err != nil {
 			return "", err
 		}
 		if strings.HasPrefix(l, "xn--") {
 			punycode = true
 		}
+		if !more {
+			last = l
+			break
+		}
+		rest = tail
 	}
-	if isNumericLabel(labels[len(labels)-1]) {
+	if isNumericLabel(last) {
 		return "", ErrIPLiteral
 	}
 	if punycode {
