@@ -26,6 +26,10 @@ import (
 type Spec struct {
 	Runtime agentrt.Type
 	Args    []string
+	// HelperArgs are what the host-mode helper gets instead of Args: the
+	// helper builds the fixed part of the command line itself and accepts
+	// only a narrow, validated set (docs/helpers.md).
+	HelperArgs []string
 }
 
 // Starter starts agent processes. Dev mode execs the CLI binary directly;
@@ -239,7 +243,7 @@ func (s HelperStarter) Start(ctx context.Context, spec Spec) (*Process, error) {
 	if sudo == "" {
 		sudo = "sudo"
 	}
-	cmd := exec.Command(sudo, append([]string{"-n", helper}, spec.Args...)...)
+	cmd := exec.Command(sudo, append([]string{"-n", helper}, spec.HelperArgs...)...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
 	cmd.Dir = "/"
 	p, err := start(cmd)
