@@ -38,15 +38,25 @@ func stampOf(fi os.FileInfo) stamp {
 	return s
 }
 
+// statStamp stats path without allocating (syscall.Stat, not os.Stat:
+// this runs twice per proxied request).
 func statStamp(path string) (stamp, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return stamp{}, nil
+	var st syscall.Stat_t
+	for {
+		err := syscall.Stat(path, &st)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.ENOENT {
+			return stamp{}, nil
+		}
+		if err != nil {
+			return stamp{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+		}
+		break
 	}
-	if err != nil {
-		return stamp{}, err
-	}
-	return stampOf(fi), nil
+	return stamp{exists: true, dev: uint64(st.Dev), ino: st.Ino, size: st.Size,
+		mtime: st.Mtim.Nano(), ctm: st.Ctim.Nano()}, nil
 }
 
 // snapshot is one consistent view: what was loaded for which file stamps.
