@@ -106,6 +106,9 @@ func newExchange(h *requestHead, tun *tunnel) (*exchange, int, string) {
 		}
 		x.target = target
 		x.ev.Path, x.ev.Query = splitTarget(target)
+		if h.HostHeader == "" { // HTTP/1.0 may omit Host
+			h.HostHeader = tun.host
+		}
 		if strings.HasPrefix(target, "//") {
 			return x, http.StatusBadRequest, "request path must not start with \"//\""
 		}
@@ -132,6 +135,12 @@ func newExchange(h *requestHead, tun *tunnel) (*exchange, int, string) {
 	}
 	if strings.HasPrefix(u.target, "//") {
 		return x, http.StatusBadRequest, "request path must not start with \"//\""
+	}
+	if h.HostHeader == "" { // HTTP/1.0 may omit Host: the URI names it
+		h.HostHeader = u.host
+		if u.port != 0 {
+			h.HostHeader += ":" + strconv.Itoa(u.port)
+		}
 	}
 	// The Host header must name the same origin as the URI (RFC 9112
 	// §3.2.2 lets a server ignore Host; an upstream might not).

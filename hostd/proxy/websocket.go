@@ -86,6 +86,22 @@ type wsRelay struct {
 	// frame of the proxy never lands inside a relayed frame.
 	wmu      sync.Mutex
 	midFrame bool
+	stopped  bool // no more upstream frames go to the client
+}
+
+// lockWriterOrAbort takes the client write lock. If the downstream relay
+// holds it for long (an upstream stalled mid-frame), the upstream is
+// closed so the relay lets go.
+func (r *wsRelay) lockWriterOrAbort() {
+	deadline := time.Now().Add(time.Second)
+	for !r.wmu.TryLock() {
+		if time.Now().After(deadline) {
+			_ = r.up.Close()
+			r.wmu.Lock()
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (r *wsRelay) closeBoth() {
@@ -125,15 +141,16 @@ func (p *Proxy) relayWebSocket(ctx context.Context, c *clientConn, up io.ReadWri
 		ev := x.ev
 		ev.Decision, ev.Reason = decisionDenied, "WebSocket message: "+violation.reason
 		p.record(ev)
-		_, _ = r.up.Write(closeFrame(wsClosePolicyViolated, "closed by the TrustyClaw proxy", true))
-		_ = r.up.Close()
-		<-down
-		r.wmu.Lock()
+		// Stop relaying upstream frames first: the upstream's answer to
+		// our close frame must not reach the client before ours.
+		r.lockWriterOrAbort()
+		r.stopped = true
 		if !r.midFrame {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 			_, _ = c.nc.Write(closeFrame(violation.code, "TrustyClaw proxy: "+violation.reason, false))
 		}
 		r.wmu.Unlock()
+		_, _ = r.up.Write(closeFrame(wsClosePolicyViolated, "closed by the TrustyClaw proxy", true))
 	}
 	r.closeBoth()
 	<-down
@@ -157,6 +174,10 @@ func (r *wsRelay) relayServerFrames() {
 		}
 		r.touch()
 		r.wmu.Lock()
+		if r.stopped {
+			r.wmu.Unlock()
+			return
+		}
 		r.midFrame = true
 		_, err = r.c.nc.Write(f.head)
 		left := f.length
