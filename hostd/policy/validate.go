@@ -126,4 +126,3 @@ func validateDomains(allowed map[string]DomainRule) error {
 	}
 	return nil
 }
-
