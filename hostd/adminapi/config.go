@@ -43,6 +43,12 @@ type Config struct {
 	// NetworkPoll is how often the network event stream polls when the
 	// netstate.Client does not implement NetworkNotifier (default 1s).
 	NetworkPoll time.Duration
+	// BodyReadTimeout bounds reading a request body, so a client that
+	// sends its body slowly cannot hold a handler (default 30s).
+	BodyReadTimeout time.Duration
+	// StreamWriteTimeout bounds each write of a live stream, so a client
+	// that stops reading cannot hold one (default 30s).
+	StreamWriteTimeout time.Duration
 }
 
 // Limits and lifetimes of the API contract.
@@ -58,8 +64,6 @@ const (
 	maxPasswordLen     = 1024
 	serviceCallTimeout = 30 * time.Second
 	loginCallTimeout   = 90 * time.Second
-	bodyReadTimeout    = 30 * time.Second
-	streamWriteTimeout = 30 * time.Second
 	streamPageSize     = 100
 )
 
@@ -95,6 +99,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.NetworkPoll <= 0 {
 		c.NetworkPoll = time.Second
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = 30 * time.Second
+	}
+	if c.StreamWriteTimeout <= 0 {
+		c.StreamWriteTimeout = 30 * time.Second
 	}
 }
 

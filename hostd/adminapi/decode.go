@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,18 +18,24 @@ import (
 // readBody reads the whole request body (at most MaxBodyBytes, under a read
 // deadline so a slow client cannot hold the handler).
 func readBody(r *http.Request) ([]byte, error) {
-	// The deadline covers only the body read; it is cleared at once,
-	// because a read deadline that expires later would cancel the request
-	// context of a handler that is still working.
-	if rc := infoOf(r).rc; rc != nil {
-		_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
-	}
+	// ServeHTTP armed a read deadline for the body. After a complete read
+	// it is cleared at once, because a read deadline that expires later
+	// would cancel the request context of a handler that is still working.
+	// After a failed read it stays: the server then gives up discarding the
+	// rest of the body at once (instead of waiting for a client that
+	// stalls), sends the 400 and closes the connection.
 	data, err := io.ReadAll(r.Body)
+	if ri := infoOf(r); err == nil && ri.rc != nil {
+		_ = ri.rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, errBodyTooLarge
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, badRequest("the request body did not arrive in time")
 		}
 		return nil, badRequest("could not read the request body: %v", err)
 	}

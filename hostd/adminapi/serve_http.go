@@ -112,7 +112,14 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
-	r = r.WithContext(withRequestInfo(r.Context(), requestInfo{id: reqID, who: who, rc: http.NewResponseController(rw)}))
+	rc := http.NewResponseController(rw)
+	if r.ContentLength != 0 && ep.stream == nil {
+		// A body must arrive within BodyReadTimeout, whether or not the
+		// handler reads it (the server discards an unread one afterwards).
+		// readBody clears the deadline after a complete read.
+		_ = rc.SetReadDeadline(time.Now().Add(a.cfg.BodyReadTimeout))
+	}
+	r = r.WithContext(withRequestInfo(r.Context(), requestInfo{id: reqID, who: who, rc: rc}))
 
 	switch {
 	case ep.stream != nil:

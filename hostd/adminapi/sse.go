@@ -123,6 +123,9 @@ func (a *api) runStream(w http.ResponseWriter, r *http.Request, since int64,
 	}
 
 	rc := http.NewResponseController(w)
+	// The connection may serve another request after the stream ends;
+	// leave no write deadline behind on it.
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -135,7 +138,7 @@ func (a *api) runStream(w http.ResponseWriter, r *http.Request, since int64,
 		if buf.Len() == 0 {
 			return nil
 		}
-		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		if err := rc.SetWriteDeadline(time.Now().Add(a.cfg.StreamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
 		if _, err := w.Write(buf.Bytes()); err != nil {
