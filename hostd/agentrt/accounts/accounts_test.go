@@ -28,7 +28,9 @@ func write(t *testing.T, home, rel, body string) {
 }
 
 func TestCodexAccountIDSources(t *testing.T) {
-	claim := func(id string) string { return jwt(`{"https://api.openai.com/auth":{"chatgpt_account_id":"` + id + `"}}`) }
+	claim := func(id string) string {
+		return jwt(`{"https://api.openai.com/auth":{"chatgpt_account_id":"` + id + `"}}`)
+	}
 	cases := []struct {
 		name, body, want, wantErr string
 	}{
