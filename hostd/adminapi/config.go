@@ -49,6 +49,9 @@ type Config struct {
 	// StreamWriteTimeout bounds each write of a live stream, so a client
 	// that stops reading cannot hold one (default 30s).
 	StreamWriteTimeout time.Duration
+	// MaxStreams bounds the live streams open at once, both kinds together
+	// (default 32); one more is answered 429.
+	MaxStreams int
 }
 
 // Limits and lifetimes of the API contract.
@@ -106,6 +109,9 @@ func (c *Config) withDefaults() {
 	if c.StreamWriteTimeout <= 0 {
 		c.StreamWriteTimeout = 30 * time.Second
 	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 32
+	}
 }
 
 // api is the handler New returns.
@@ -116,7 +122,9 @@ type api struct {
 	// policyLock serialises PUT /v1/network/policy inside this process
 	// (one slot; a second concurrent PUT gets 409).
 	policyLock chan struct{}
-	reqIDs     *requestIDs
+	// streams holds one token per open live stream (MaxStreams slots).
+	streams chan struct{}
+	reqIDs  *requestIDs
 }
 
 // New returns the admin API handler. It panics if a required dependency is
@@ -132,6 +140,7 @@ func New(cfg Config) http.Handler {
 		cfg:        cfg,
 		log:        cfg.Log.With().Str("component", "adminapi").Logger(),
 		policyLock: make(chan struct{}, 1),
+		streams:    make(chan struct{}, cfg.MaxStreams),
 		reqIDs:     newRequestIDs(),
 	}
 	a.routes = a.routeTable()

@@ -123,6 +123,15 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case ep.stream != nil:
+		select {
+		case a.streams <- struct{}{}:
+			defer func() { <-a.streams }()
+		default:
+			e := errorf(http.StatusTooManyRequests, "too many live streams are open (%d); close one or poll the list route", cap(a.streams))
+			e.header = http.Header{"Retry-After": {"5"}}
+			a.writeError(rw, r, reqID, e)
+			return
+		}
 		if err := ep.stream(rw, r); err != nil {
 			if !rw.wroteHeader {
 				a.writeError(rw, r, reqID, err)

@@ -218,3 +218,16 @@ func TestStreamNeedsCredentials(t *testing.T) {
 	c := login(t, h)
 	h.openStream("/v1/events/stream", withCookie(c))
 }
+
+func TestLiveStreamsAreCapped(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxStreams = 2 })
+	a := h.openStream("/v1/events/stream")
+	h.openStream("/v1/network/events/stream")
+	r := h.do("GET", "/v1/events/stream", "")
+	mustStatus(t, r, http.StatusTooManyRequests)
+	r.errMsg(t)
+	a.body.Close()
+	api := h.srv.Config.Handler.(*api)
+	waitFor(t, func() bool { return len(api.streams) < 2 })
+	h.openStream("/v1/events/stream")
+}
