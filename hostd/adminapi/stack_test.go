@@ -360,3 +360,37 @@ func TestStackPolicyAndSession(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+func TestStackQueueCapIs409(t *testing.T) {
+	s := newStack(t, agentrt.StatusAwaitingLogin) // nothing is claimed
+	var wg sync.WaitGroup
+	errc := make(chan error, 16)
+	for c := range 16 {
+		wg.Go(func() {
+			for i := c; i < 1000; i += 16 {
+				if _, err := s.orch.Create(context.Background(), agentrt.Codex, "cap", "x"); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	r := s.do("POST", "/v1/tasks", `{"agent_runtime":"codex","thread_id":"cap","input_message":"one too many"}`, "over")
+	if r.status != 409 || !strings.Contains(string(r.body), `"message"`) {
+		t.Fatalf("1,001st task: %d %s", r.status, r.body)
+	}
+	var page struct {
+		Tasks []struct {
+			QueuePosition int `json:"queue_position"`
+		} `json:"tasks"`
+	}
+	_ = json.Unmarshal(s.do("GET", "/v1/tasks?limit=100", "", "").body, &page)
+	if len(page.Tasks) != 100 || page.Tasks[0].QueuePosition != 1 || page.Tasks[99].QueuePosition != 100 {
+		t.Fatalf("queue positions: %d tasks", len(page.Tasks))
+	}
+}
