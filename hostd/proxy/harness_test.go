@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -193,6 +194,7 @@ func (c *counter) wrap(h http.Handler) http.Handler {
 func tlsUpstream(t testing.TB, uca *upstreamCA, h http.Handler) *httptest.Server {
 	t.Helper()
 	s := httptest.NewUnstartedServer(h)
+	s.Config.ErrorLog = quietLog
 	s.TLS = &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -203,6 +205,9 @@ func tlsUpstream(t testing.TB, uca *upstreamCA, h http.Handler) *httptest.Server
 	t.Cleanup(s.Close)
 	return s
 }
+
+// quietLog drops the upstream servers' expected handshake failures.
+var quietLog = log.New(io.Discard, "", 0)
 
 // env is a running proxy with its fakes.
 type env struct {

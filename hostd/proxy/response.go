@@ -16,6 +16,10 @@ var responseHopHeaders = []string{
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
+// smallBody is the largest known-length body sent with its headers in
+// one write.
+const smallBody = 8 << 10
+
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // writeResponse streams resp to the client, flushing after every read
@@ -57,8 +61,13 @@ func writeResponse(c *clientConn, h *requestHead, resp *http.Response) (bool, er
 	if bodyless {
 		return keep, c.flush()
 	}
-	if err := c.flush(); err != nil {
-		return false, err
+	// Headers go out at once (a stream's first event may be far off),
+	// except for a small body of known length, which follows in the same
+	// write.
+	if resp.ContentLength < 0 || resp.ContentLength > smallBody {
+		if err := c.flush(); err != nil {
+			return false, err
+		}
 	}
 	if err := streamBody(c, resp.Body, chunked, resp.ContentLength); err != nil {
 		return false, err

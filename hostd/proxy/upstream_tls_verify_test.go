@@ -13,6 +13,7 @@ func TestUpstreamCertificateIsVerifiedForTheOriginalHost(t *testing.T) {
 	var hits counter
 	e := startProxy(t, policyJSON(apiPolicy))
 	wrongName := httptest.NewUnstartedServer(hits.wrap(echoHandler()))
+	wrongName.Config.ErrorLog = quietLog
 	wrongName.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return e.uca.leaves.Get("someone-else.example.test")
 	}}
@@ -25,6 +26,7 @@ func TestUpstreamCertificateIsVerifiedForTheOriginalHost(t *testing.T) {
 	}
 
 	oldTLS := httptest.NewUnstartedServer(hits.wrap(echoHandler()))
+	oldTLS.Config.ErrorLog = quietLog
 	oldTLS.TLS = &tls.Config{MaxVersion: tls.VersionTLS11, GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return e.uca.leaves.Get("api.example.test")
 	}}
@@ -36,7 +38,9 @@ func TestUpstreamCertificateIsVerifiedForTheOriginalHost(t *testing.T) {
 		t.Fatalf("TLS 1.1 upstream: %d", status)
 	}
 
-	untrusted := httptest.NewTLSServer(hits.wrap(echoHandler())) // httptest's own CA
+	untrusted := httptest.NewUnstartedServer(hits.wrap(echoHandler())) // httptest's own CA
+	untrusted.Config.ErrorLog = quietLog
+	untrusted.StartTLS()
 	t.Cleanup(untrusted.Close)
 	e.p.cfg.DevUpstreams = map[string]string{"api.example.test": untrusted.Listener.Addr().String()}
 	if status, _ := e.get("https://api.example.test/v1/x"); status != 502 {
