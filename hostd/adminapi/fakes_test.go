@@ -405,6 +405,7 @@ type fakeSupervisor struct {
 	login     map[agentrt.Type]agentrt.LoginInfo
 	codes     []string
 	providers []map[string]bool
+	calls     int // login method calls
 }
 
 func newFakeSupervisor() *fakeSupervisor {
@@ -448,6 +449,7 @@ func (s *fakeSupervisor) Accounts(ctx context.Context) []agentrt.AccountInfo {
 func (s *fakeSupervisor) StartLogin(ctx context.Context, t agentrt.Type) (agentrt.LoginInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.calls++
 	if s.states[t].Status != agentrt.StatusAwaitingLogin {
 		return agentrt.LoginInfo{}, agentrt.ErrLoginState
 	}
@@ -464,6 +466,7 @@ func (s *fakeSupervisor) StartLogin(ctx context.Context, t agentrt.Type) (agentr
 func (s *fakeSupervisor) CurrentLogin(ctx context.Context, t agentrt.Type) (agentrt.LoginInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.calls++
 	info, ok := s.login[t]
 	if !ok || s.states[t].Status != agentrt.StatusAwaitingLogin {
 		return agentrt.LoginInfo{}, agentrt.ErrLoginState
@@ -474,6 +477,7 @@ func (s *fakeSupervisor) CurrentLogin(ctx context.Context, t agentrt.Type) (agen
 func (s *fakeSupervisor) CompleteLogin(ctx context.Context, t agentrt.Type, code string) (agentrt.LoginInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.calls++
 	if t != agentrt.ClaudeCode {
 		return agentrt.LoginInfo{}, agentrt.ErrNotSupported
 	}

@@ -110,6 +110,9 @@ func (a *api) startLogin(t agentrt.Type) handlerFunc {
 		if _, err := emptyBody(r); err != nil {
 			return reply{}, err
 		}
+		if err := a.awaitingLogin(t); err != nil {
+			return reply{}, err
+		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), loginCallTimeout)
 		defer cancel()
 		info, err := a.cfg.Runtimes.StartLogin(ctx, t)
@@ -123,6 +126,9 @@ func (a *api) startLogin(t agentrt.Type) handlerFunc {
 // currentLogin: GET /v1/agent-runtime/{codex,claude}-oauth-login.
 func (a *api) currentLogin(t agentrt.Type) handlerFunc {
 	return func(r *http.Request, _ params) (reply, error) {
+		if err := a.awaitingLogin(t); err != nil {
+			return reply{}, err
+		}
 		ctx, cancel := callCtx(r, false)
 		defer cancel()
 		info, err := a.cfg.Runtimes.CurrentLogin(ctx, t)
@@ -142,6 +148,9 @@ func (a *api) completeClaudeLogin(r *http.Request, _ params) (reply, error) {
 	}
 	code, err := decodeLoginCode(body)
 	if err != nil {
+		return reply{}, err
+	}
+	if err := a.awaitingLogin(agentrt.ClaudeCode); err != nil {
 		return reply{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), loginCallTimeout)
@@ -169,6 +178,17 @@ func decodeLoginCode(body []byte) (string, error) {
 		return "", badRequest("code must be 1 to %d characters", maxLoginCodeLen)
 	}
 	return code, nil
+}
+
+// awaitingLogin is the API's own check of the spec rule "login routes
+// answer 409 unless that runtime is awaiting_login" (also when it is
+// deactivated), made before the supervisor is asked; the supervisor checks
+// again under its own lock.
+func (a *api) awaitingLogin(t agentrt.Type) error {
+	if st := a.cfg.Runtimes.State(t); st.Status != agentrt.StatusAwaitingLogin {
+		return a.loginError(t, agentrt.ErrLoginState)
+	}
+	return nil
 }
 
 // loginError explains a login-state conflict with the runtime's status.

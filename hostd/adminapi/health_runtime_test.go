@@ -91,6 +91,9 @@ func TestLoginRoutesNeedAwaitingLogin(t *testing.T) {
 		mustStatus(t, h.do("GET", p, ""), http.StatusConflict)
 	}
 	mustStatus(t, h.do("POST", "/v1/agent-runtime/claude-oauth-login/complete", `{"code":"abc"}`), http.StatusConflict)
+	if h.sup.calls != 0 {
+		t.Fatalf("the supervisor was asked %d times although no runtime awaits a login", h.sup.calls)
+	}
 
 	h.sup.set(agentrt.Codex, agentrt.StatusAwaitingLogin, "")
 	r := h.do("POST", "/v1/agent-runtime/codex-oauth-login", "")
