@@ -22,6 +22,16 @@ const (
 	bySession
 )
 
+func (p principal) String() string {
+	switch p {
+	case byBearer:
+		return "bearer"
+	case bySession:
+		return "session"
+	}
+	return "none"
+}
+
 // maxSessionCookies bounds how many session cookies of one request are
 // looked up (a browser may hold a stale one next to a fresh one).
 const maxSessionCookies = 4

@@ -22,6 +22,7 @@ const (
 	fieldBytes      = "bytes"
 	fieldRequestID  = "request_id"
 	fieldReplayed   = "replayed"
+	fieldAuth       = "auth"
 )
 
 // ServeHTTP runs every request through the same checks, in this order:
@@ -38,6 +39,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &recordingWriter{ResponseWriter: w}
 	reqID := a.reqIDs.next()
 	replayed := false
+	var who principal
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -57,6 +59,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Float64(fieldDurationMS, float64(time.Since(start).Microseconds())/1000).
 			Int64(fieldBytes, rw.bytes).
 			Str(fieldRequestID, reqID).
+			Str(fieldAuth, who.String()).
 			Bool(fieldReplayed, replayed).
 			Msg("request")
 	}()
@@ -85,7 +88,6 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt != nil {
 		ep = rt.methods[r.Method]
 	}
-	var who principal
 	if ep == nil || !ep.public {
 		var err error
 		if who, err = a.authenticate(rw, r); err != nil {
@@ -123,22 +125,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case ep.stream != nil:
-		select {
-		case a.streams <- struct{}{}:
-			defer func() { <-a.streams }()
-		default:
-			e := errorf(http.StatusTooManyRequests, "too many live streams are open (%d); close one or poll the list route", cap(a.streams))
-			e.header = http.Header{"Retry-After": {"5"}}
-			a.writeError(rw, r, reqID, e)
-			return
-		}
-		if err := ep.stream(rw, r); err != nil {
-			if !rw.wroteHeader {
-				a.writeError(rw, r, reqID, err)
-			} else {
-				a.log.Warn().Err(err).Str(fieldRequestID, reqID).Msg("live stream ended with an error")
-			}
-		}
+		a.serveStream(rw, r, ep, reqID)
 	case ep.idem == idemStore:
 		replayed = a.serveIdempotent(rw, r, ep, p, reqID)
 	case ep.idem == idemValidate:
@@ -149,6 +136,26 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.serveDirect(rw, r, ep, p, reqID)
 	default:
 		a.serveDirect(rw, r, ep, p, reqID)
+	}
+}
+
+// serveStream runs a live stream within the MaxStreams slots.
+func (a *api) serveStream(w *recordingWriter, r *http.Request, ep *endpoint, reqID string) {
+	select {
+	case a.streams <- struct{}{}:
+		defer func() { <-a.streams }()
+	default:
+		e := errorf(http.StatusTooManyRequests, "too many live streams are open (%d); close one or poll the list route", cap(a.streams))
+		e.header = http.Header{"Retry-After": {"5"}}
+		a.writeError(w, r, reqID, e)
+		return
+	}
+	if err := ep.stream(w, r); err != nil {
+		if !w.wroteHeader {
+			a.writeError(w, r, reqID, err)
+			return
+		}
+		a.log.Warn().Err(err).Str(fieldRequestID, reqID).Msg("live stream ended with an error")
 	}
 }
 
