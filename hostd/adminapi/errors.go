@@ -20,9 +20,17 @@ type apiError struct {
 	status int
 	msg    string
 	header http.Header // e.g. Allow, Retry-After
+	cause  error       // logged, never shown
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("%d: %s", e.status, e.msg) }
+func (e *apiError) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%d: %s: %v", e.status, e.msg, e.cause)
+	}
+	return fmt.Sprintf("%d: %s", e.status, e.msg)
+}
+
+func (e *apiError) Unwrap() error { return e.cause }
 
 func errorf(status int, format string, args ...any) *apiError {
 	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}

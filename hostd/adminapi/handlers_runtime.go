@@ -3,7 +3,6 @@ package adminapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"unicode"
@@ -191,14 +190,26 @@ func (a *api) awaitingLogin(t agentrt.Type) error {
 	return nil
 }
 
-// loginError explains a login-state conflict with the runtime's status.
+// loginError explains a failed login call:
+//   - not awaiting_login → 409 naming the runtime's status (or the
+//     supervisor's own reason when it is awaiting_login, e.g. no login in
+//     progress);
+//   - a step the runtime does not have → 409;
+//   - anything else (the CLI failed, the code was refused) → 500 saying
+//     the login failed; the detail, which may quote CLI output, goes only
+//     to the log.
 func (a *api) loginError(t agentrt.Type, err error) error {
 	switch {
 	case errors.Is(err, agentrt.ErrLoginState):
 		st := a.cfg.Runtimes.State(t)
+		if st.Status == agentrt.StatusAwaitingLogin {
+			return errorf(http.StatusConflict, "%s", strip(err, agentrt.ErrLoginState))
+		}
 		return errorf(http.StatusConflict, "%s login is not possible now: the runtime is %s (logins need awaiting_login)", t, st.Status)
 	case errors.Is(err, agentrt.ErrNotSupported):
 		return errorf(http.StatusConflict, "%s does not support this login step", t)
 	}
-	return fmt.Errorf("%s login: %w", t, err)
+	e := errorf(http.StatusInternalServerError, "the %s login failed; see the admin service log", t)
+	e.cause = err
+	return e
 }

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -132,4 +133,19 @@ func TestClaudeLoginCodeCannotInjectInput(t *testing.T) {
 	if len(h.sup.codes) != 1 || h.sup.codes[0] != "abc#def" {
 		t.Fatalf("codes handed to the CLI: %q", h.sup.codes)
 	}
+}
+
+func TestLoginFailureIs500WithTheDetailOnlyInTheLog(t *testing.T) {
+	h := newHarness(t)
+	err := h.srv.Config.Handler.(*api).loginError(agentrt.ClaudeCode, errors.New("claude exited: token=sk-secret"))
+	status, msg, _ := classify(err, "r-1")
+	if status != http.StatusInternalServerError || strings.Contains(msg, "sk-secret") || !strings.Contains(msg, "claude_code login failed") {
+		t.Fatalf("%d %q", status, msg)
+	}
+	if !strings.Contains(err.Error(), "sk-secret") {
+		t.Fatal("the cause is lost for the log")
+	}
+	h.sup.set(agentrt.Codex, agentrt.StatusAwaitingLogin, "")
+	r := h.do("GET", "/v1/agent-runtime/codex-oauth-login", "") // awaiting, but no login started
+	mustStatus(t, r, http.StatusConflict)
 }
