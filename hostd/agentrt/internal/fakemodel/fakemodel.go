@@ -41,6 +41,7 @@ type Reply struct {
 type Request struct {
 	Path string
 	Body string
+	At   time.Time // when the request arrived
 }
 
 // Server is a running fake.
@@ -99,7 +100,7 @@ func (s *Server) record(r *http.Request) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	req := Request{Path: r.URL.Path, Body: string(b)}
+	req := Request{Path: r.URL.Path, Body: string(b), At: time.Now()}
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
 	s.mu.Unlock()
