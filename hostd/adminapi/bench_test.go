@@ -136,6 +136,19 @@ func BenchmarkAdminAPILatency(b *testing.B) {
 			return err
 		})
 
+		// One client alone: the fixed per-request cost without queueing.
+		var single []time.Duration
+		for range 200 {
+			start := time.Now()
+			if r := s.do("GET", fmt.Sprintf("/v1/events?since=%d&limit=%d", rand.IntN(len(ids)), benchPageLimit), "", ""); r.status != 200 {
+				b.Fatalf("events: %d", r.status)
+			}
+			single = append(single, time.Since(start))
+		}
+		slices.Sort(single)
+		b.ReportMetric(percentile(single, 50), "events_1client_p50_ms")
+		b.ReportMetric(percentile(single, 99), "events_1client_p99_ms")
+
 		for _, m := range []struct {
 			name         string
 			http, direct []time.Duration
