@@ -21,7 +21,7 @@ GOTESTFLAGS    ?=
 export TRUSTYCLAW_AGENT_CLI_DIR := $(AGENT_CLI_DIR)
 
 .PHONY: all build dev test test-go lint vet staticcheck fmt fmt-check bench \
-        tools agent-clis bench-tools browser clean
+        tools agent-clis codex-schema bench-tools browser clean
 
 all: build
 
@@ -60,18 +60,36 @@ $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## agent-clis: the pinned Codex and Claude Code CLIs from npm into .cache/agent-clis
-agent-clis: $(AGENT_CLI_DIR)/.installed-$(CODEX_VERSION)-$(CLAUDE_VERSION)
+## (idempotent; verifies both binaries run and report the pinned versions)
+AGENT_CLI_STAMP := $(AGENT_CLI_DIR)/.installed-$(CODEX_VERSION)-$(CLAUDE_VERSION)
+CODEX_SCHEMA_DIR := hostd/agentrt/codex/testdata/app-server-schema-$(CODEX_VERSION)
 
-$(AGENT_CLI_DIR)/.installed-$(CODEX_VERSION)-$(CLAUDE_VERSION):
-	@if ! command -v npm >/dev/null 2>&1; then \
-		echo "agent-clis: npm not found; install Node.js + npm (apt-get install -y nodejs npm). Real-CLI tests will skip."; \
-	else \
-		mkdir -p $(AGENT_CLI_DIR) && \
-		npm install --no-audit --no-fund --include=optional --prefix $(AGENT_CLI_DIR) \
-			@openai/codex@$(CODEX_VERSION) @anthropic-ai/claude-code@$(CLAUDE_VERSION) \
-		&& touch $@ \
-		|| echo "agent-clis: npm install failed (registry unreachable?); real-CLI tests will skip."; \
-	fi
+agent-clis:
+	@set -u; dir='$(AGENT_CLI_DIR)'; bin="$$dir/node_modules/.bin"; \
+	ok() { [ -f '$(AGENT_CLI_STAMP)' ] \
+		&& "$$bin/codex" --version 2>/dev/null | grep -qx 'codex-cli $(CODEX_VERSION)' \
+		&& "$$bin/claude" --version 2>/dev/null | grep -q '^$(CLAUDE_VERSION) '; }; \
+	if ok; then echo "agent-clis: codex $(CODEX_VERSION) and claude $(CLAUDE_VERSION) present in $$dir"; exit 0; fi; \
+	if ! command -v npm >/dev/null 2>&1; then \
+		echo "agent-clis: npm not found; install Node.js + npm (apt-get install -y nodejs npm). Real-CLI tests will skip."; exit 0; fi; \
+	echo "agent-clis: installing @openai/codex@$(CODEX_VERSION) @anthropic-ai/claude-code@$(CLAUDE_VERSION) into $$dir"; \
+	rm -f '$(AGENT_CLI_STAMP)'; mkdir -p "$$dir" && \
+	if ! npm install --no-audit --no-fund --loglevel=error --include=optional --prefix "$$dir" \
+		@openai/codex@$(CODEX_VERSION) @anthropic-ai/claude-code@$(CLAUDE_VERSION); then \
+		echo "agent-clis: npm install failed (registry unreachable?); real-CLI tests will skip."; exit 0; fi; \
+	if ! "$$bin/claude" --version >/dev/null 2>&1; then \
+		echo "agent-clis: placing Claude Code's native binary (its postinstall did not run)"; \
+		(cd "$$dir/node_modules/@anthropic-ai/claude-code" && node install.cjs) || true; fi; \
+	if ok || { touch '$(AGENT_CLI_STAMP)' && ok; }; then echo "agent-clis: ready in $$dir"; \
+	else rm -f '$(AGENT_CLI_STAMP)'; echo "agent-clis: installed CLIs do not run or report other versions; real-CLI tests will skip."; fi
+
+## codex-schema: record the app-server JSON schema of the pinned Codex (testdata)
+codex-schema: agent-clis
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	HOME="$$tmp" '$(AGENT_CLI_DIR)/node_modules/.bin/codex' app-server generate-json-schema --out "$$tmp/schema" >/dev/null 2>&1 && \
+	mkdir -p $(CODEX_SCHEMA_DIR) && \
+	gzip -9 -n -c "$$tmp/schema/codex_app_server_protocol.schemas.json" > $(CODEX_SCHEMA_DIR)/codex_app_server_protocol.schemas.json.gz && \
+	echo "codex-schema: recorded in $(CODEX_SCHEMA_DIR)"
 
 ## bench-tools: peers the benchmarks compare against (mitmproxy, from Debian)
 bench-tools:
