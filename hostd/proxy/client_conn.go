@@ -14,6 +14,11 @@ import (
 	"time"
 )
 
+// connBufSize sizes each client connection's reader and writer. Small on
+// purpose: heads are parsed line by line (longer lines accumulate), and
+// body copies use their own 32 KiB buffers, which bypass these.
+const connBufSize = 4 << 10
+
 // aLongTimeAgo is a deadline in the past: it unblocks a pending read.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -31,9 +36,9 @@ type clientConn struct {
 
 func newClientConn(nc net.Conn, br *bufio.Reader, lim Limits) *clientConn {
 	if br == nil {
-		br = bufio.NewReaderSize(nc, 16<<10)
+		br = bufio.NewReaderSize(nc, connBufSize)
 	}
-	return &clientConn{nc: nc, br: br, bw: bufio.NewWriterSize(nc, 16<<10), lim: lim}
+	return &clientConn{nc: nc, br: br, bw: bufio.NewWriterSize(nc, connBufSize), lim: lim}
 }
 
 // readHead waits up to the idle timeout for a request to begin, then up

@@ -220,8 +220,8 @@ func (p *Proxy) newTransport() *http.Transport {
 		IdleConnTimeout:        90 * time.Second,
 		ResponseHeaderTimeout:  p.lim.ResponseHeaderTimeout,
 		MaxResponseHeaderBytes: 1 << 20,
-		WriteBufferSize:        32 << 10,
-		ReadBufferSize:         64 << 10,
+		WriteBufferSize:        8 << 10,
+		ReadBufferSize:         16 << 10, // one TLS record; the TLS layer buffers below
 		// HTTP/1.1 only towards the upstream (see docs/proxy.md).
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
