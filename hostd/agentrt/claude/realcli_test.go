@@ -27,7 +27,7 @@ type realClaude struct {
 
 // setupRealClaude runs the pinned claude against a fake Messages API
 // behind a CONNECT proxy, with API-key auth given as --agent-env would.
-func setupRealClaude(t *testing.T, reply func(fakemodel.Request) fakemodel.Reply) *realClaude {
+func setupRealClaude(t testing.TB, reply func(fakemodel.Request) fakemodel.Reply) *realClaude {
 	t.Helper()
 	bin, err := fakemodel.FindCLI("claude")
 	if err != nil {

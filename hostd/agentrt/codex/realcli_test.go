@@ -27,7 +27,7 @@ type realCodex struct {
 	bin     string
 }
 
-func setupRealCodex(t *testing.T, reply func(fakemodel.Request) fakemodel.Reply) *realCodex {
+func setupRealCodex(t testing.TB, reply func(fakemodel.Request) fakemodel.Reply) *realCodex {
 	t.Helper()
 	bin, err := fakemodel.FindCLI("codex")
 	if err != nil {
@@ -69,7 +69,7 @@ func setupRealCodex(t *testing.T, reply func(fakemodel.Request) fakemodel.Reply)
 
 // writeCodexConfig is the operator's own config: hostd never writes it in
 // production; the test plays the operator.
-func writeCodexConfig(t *testing.T, home string) {
+func writeCodexConfig(t testing.TB, home string) {
 	t.Helper()
 	cfg := `model = "e2e-model"
 model_provider = "e2e"
@@ -217,3 +217,5 @@ func TestRealCodexSteerReachesRunningTurn(t *testing.T) {
 		t.Error("steered request lost the original input")
 	}
 }
+
+func setupRealCodexB(b *testing.B) *realCodex { return setupRealCodex(b, echoReply) }
