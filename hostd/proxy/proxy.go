@@ -71,6 +71,7 @@ type Limits struct {
 	DialTimeout           time.Duration // resolve + connect upstream
 	ResponseHeaderTimeout time.Duration // upstream's time to answer with headers
 	WebSocketIdleTimeout  time.Duration // relay closes after this long without traffic
+	PolicyRecheck         time.Duration // how often an open WebSocket is re-decided
 	MaxBodyBytes          int64         // per request body (and per WebSocket message)
 	MemoryBudget          int64         // bytes all connections may buffer together
 	BudgetWait            time.Duration // wait for budget before answering 503
@@ -89,6 +90,7 @@ func DefaultLimits() Limits {
 		DialTimeout:           15 * time.Second,
 		ResponseHeaderTimeout: 10 * time.Minute,
 		WebSocketIdleTimeout:  30 * time.Minute,
+		PolicyRecheck:         5 * time.Second,
 		MaxBodyBytes:          MaxBodyBytes,
 		MemoryBudget:          384 << 20,
 		BudgetWait:            15 * time.Second,
@@ -114,6 +116,7 @@ func (l Limits) withDefaults() Limits {
 	set(&l.DialTimeout, d.DialTimeout)
 	set(&l.ResponseHeaderTimeout, d.ResponseHeaderTimeout)
 	set(&l.WebSocketIdleTimeout, d.WebSocketIdleTimeout)
+	set(&l.PolicyRecheck, d.PolicyRecheck)
 	set(&l.BudgetWait, d.BudgetWait)
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = d.MaxBodyBytes

@@ -182,3 +182,5 @@ func TestWebSocketHandshakeIsDecidedLikeAnyRequest(t *testing.T) {
 		t.Fatalf("handshake with the wrong account: err=%v resp=%v", err, resp)
 	}
 }
+
+func pinned() policy.Pins { return policy.Pins{OpenAIAccountID: "acct-pinned"} }

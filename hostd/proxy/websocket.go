@@ -87,6 +87,7 @@ type wsRelay struct {
 	wmu      sync.Mutex
 	midFrame bool
 	stopped  bool // no more upstream frames go to the client
+	termOnce sync.Once
 }
 
 // lockWriterOrAbort takes the client write lock. If the downstream relay
@@ -122,14 +123,18 @@ func (p *Proxy) relayWebSocket(ctx context.Context, c *clientConn, up io.ReadWri
 	_ = c.nc.SetReadDeadline(time.Time{})
 	_ = c.nc.SetWriteDeadline(time.Time{})
 
+	// Upstream frames are always relayed whole, so the proxy can end the
+	// connection with a close frame of its own at any time.
 	down := make(chan struct{})
 	go func() {
 		defer close(down)
-		if guard {
-			r.relayServerFrames()
-		} else {
-			_, _ = io.Copy(writerFunc(func(b []byte) (int, error) { r.touch(); return r.c.nc.Write(b) }), r.up)
-		}
+		r.relayServerFrames()
+	}()
+	recheckDone := make(chan struct{})
+	rechecked := make(chan struct{})
+	go func() {
+		defer close(rechecked)
+		r.recheckPolicy(recheckDone)
 	}()
 	var violation *wsViolation
 	if guard {
@@ -141,19 +146,61 @@ func (p *Proxy) relayWebSocket(ctx context.Context, c *clientConn, up io.ReadWri
 		ev := x.ev
 		ev.Decision, ev.Reason = decisionDenied, "WebSocket message: "+violation.reason
 		p.record(ev)
-		// Stop relaying upstream frames first: the upstream's answer to
-		// our close frame must not reach the client before ours.
-		r.lockWriterOrAbort()
-		r.stopped = true
-		if !r.midFrame {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = c.nc.Write(closeFrame(violation.code, "TrustyClaw proxy: "+violation.reason, false))
-		}
-		r.wmu.Unlock()
+		r.terminate(violation.code, "TrustyClaw proxy: "+violation.reason)
+		// This goroutine is the only writer towards the upstream.
 		_, _ = r.up.Write(closeFrame(wsClosePolicyViolated, "closed by the TrustyClaw proxy", true))
 	}
+	close(recheckDone)
 	r.closeBoth()
 	<-down
+	<-rechecked
+}
+
+// recheckPolicy re-decides the handshake every PolicyRecheck while the
+// relay runs: a policy (or pin) change that no longer allows it ends the
+// connection, as it would refuse a new one.
+func (r *wsRelay) recheckPolicy(done <-chan struct{}) {
+	t := time.NewTicker(r.p.lim.PolicyRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		comp, pins, err := r.p.cfg.Policy.Current()
+		var d policy.Decision
+		if err != nil {
+			d = policyUnavailable(err)
+		} else {
+			d = comp.Decide(r.x.policyRequest(), pins)
+		}
+		if d.Allow {
+			continue
+		}
+		ev := r.x.ev
+		ev.Decision, ev.Reason = decisionDenied, "the policy no longer allows this WebSocket: "+d.Reason
+		r.p.record(ev)
+		r.terminate(wsClosePolicyViolated, "TrustyClaw proxy: the network policy no longer allows this connection")
+		r.closeBoth()
+		return
+	}
+}
+
+// terminate sends the client one close frame of the proxy's (unless a
+// relayed frame is cut in half) and stops relaying upstream frames, so
+// the upstream's answer to a close cannot overtake ours. Only the first
+// call acts.
+func (r *wsRelay) terminate(code int, reason string) {
+	r.termOnce.Do(func() {
+		r.lockWriterOrAbort()
+		defer r.wmu.Unlock()
+		r.stopped = true
+		if !r.midFrame {
+			_ = r.c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = r.c.nc.Write(closeFrame(code, reason, false))
+		}
+	})
 }
 
 // wsViolation is why a client message was refused.
@@ -293,10 +340,6 @@ func budgetViolation(err error) *wsViolation {
 	}
 	return &wsViolation{1013, "the proxy's memory budget is exhausted; try again later"}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 type readerFunc func([]byte) (int, error)
 
