@@ -121,7 +121,7 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// readBody clears the deadline after a complete read.
 		_ = rc.SetReadDeadline(time.Now().Add(a.cfg.BodyReadTimeout))
 	}
-	r = r.WithContext(withRequestInfo(r.Context(), requestInfo{id: reqID, who: who, rc: rc}))
+	r = r.WithContext(withRequestInfo(r.Context(), requestInfo{id: reqID, rc: rc}))
 
 	switch {
 	case ep.stream != nil:
@@ -286,10 +286,11 @@ func (g *requestIDs) next() string {
 	return g.prefix + "-" + strconv.FormatUint(g.n.Add(1), 10)
 }
 
+// requestInfo is what handlers may need of the request's frame: its id
+// (for log lines) and its response controller (for the body deadline).
 type requestInfo struct {
-	id  string
-	who principal
-	rc  *http.ResponseController
+	id string
+	rc *http.ResponseController
 }
 
 type requestInfoKey struct{}
