@@ -149,6 +149,13 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
+// LocalClient is the admin service's in-process view of this proxy's
+// state (dev mode): policy, pins, status and the event log, sharing the
+// proxy's Dir and EventLog.
+func (s *Service) LocalClient() *proxystate.LocalClient {
+	return proxystate.NewLocalClient(s.State.Dir, s.Listening, s.State.EventLog)
+}
+
 // Close releases a service that was opened but never Run.
 func (s *Service) Close() error {
 	_ = s.ln.Close()

@@ -87,7 +87,8 @@ func TestDevServiceEndToEnd(t *testing.T) {
 	if s, _ := get(); s != 403 {
 		t.Fatalf("fresh policy: %d", s)
 	}
-	if _, err := svc.State.Dir.ReplacePolicy(ctx, []byte(`{"allowed_network_access": {"model.e2e.test": {"allow_http_methods": ["GET"]}}}`)); err != nil {
+	nc := svc.LocalClient()
+	if _, err := nc.ReplacePolicy(ctx, []byte(`{"allowed_network_access": {"model.e2e.test": {"allow_http_methods": ["GET"]}}}`)); err != nil {
 		t.Fatal(err)
 	}
 	if s, b := get(); s != 200 || b != "hello from model.e2e.test" {
@@ -117,8 +118,8 @@ func TestDevServiceEndToEnd(t *testing.T) {
 	if r := evs[2].Reason; !strings.Contains(r, "missing or invalid") {
 		t.Fatalf("corrupt-policy denial reason %q", r)
 	}
-	if !svc.Listening() {
-		t.Fatal("not listening")
+	if st, err := nc.Status(ctx); err != nil || st.PolicyValid || !st.ProxyListening {
+		t.Fatalf("status with a corrupt policy: %+v %v", st, err)
 	}
 	cancel()
 	select {
