@@ -264,14 +264,19 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 				err = nil
 				break
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTemporaryAccept) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				err = fmt.Errorf("accept proxy connection: %w", err)
+				break
 			}
-			err = fmt.Errorf("accept proxy connection: %w", err)
-			break
+			// EMFILE and friends pass; keep serving the connections we
+			// have and retry with a capped back-off.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			p.log.Warn().Err(err).Dur("retry_in", backoff).Msg("accept failed")
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			continue
 		}
 		backoff = 0
 		select {
@@ -295,9 +300,6 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	p.transport.CloseIdleConnections()
 	return err
 }
-
-// errTemporaryAccept lets tests simulate a transient accept failure.
-var errTemporaryAccept = errors.New("temporary accept failure")
 
 func (p *Proxy) track(nc net.Conn, add bool) {
 	p.mu.Lock()
