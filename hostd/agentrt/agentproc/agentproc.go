@@ -225,8 +225,9 @@ type HelperStarter struct {
 	// Helpers maps each runtime to its helper wrapper path
 	// (run-codex-app-server, run-claude-code).
 	Helpers map[agentrt.Type]string
-	// KillGrace bounds how long the helper gets to end the CLI after
-	// stdin closes (default 3 s).
+	// KillGrace bounds how long Kill waits, after closing stdin, for the
+	// helper to end the CLI (it kills the group 5 s after stdin ends)
+	// before signalling what it may itself (default 6 s).
 	KillGrace time.Duration
 }
 
@@ -252,7 +253,7 @@ func (s HelperStarter) Start(ctx context.Context, spec Spec) (*Process, error) {
 	}
 	p.killGrace = s.KillGrace
 	if p.killGrace == 0 {
-		p.killGrace = 3 * time.Second
+		p.killGrace = 6 * time.Second
 	}
 	p.killSig = syscall.SIGTERM
 	return p, nil

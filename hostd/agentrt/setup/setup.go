@@ -34,6 +34,18 @@ type Runtimes struct {
 	Missing []string
 }
 
+// List returns the adapters in the order of agentrt.Types (what the
+// orchestrator's Config takes).
+func (r Runtimes) List() []agentrt.Adapter {
+	var out []agentrt.Adapter
+	for _, t := range agentrt.Types {
+		if a := r.Adapters[t]; a != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // DevConfig is `hostd dev`'s view of the runtimes.
 type DevConfig struct {
 	StateDir string // agent home is <StateDir>/agent-home

@@ -31,6 +31,9 @@ func TestDevReportsMissingCLIs(t *testing.T) {
 	if rts.Adapters[agentrt.Codex] == nil || rts.Adapters[agentrt.ClaudeCode] != nil {
 		t.Fatalf("adapters %v", rts.Adapters)
 	}
+	if l := rts.List(); len(l) != 1 || l[0].Type() != agentrt.Codex {
+		t.Errorf("list %v", l)
+	}
 	if len(rts.Missing) != 1 || !strings.Contains(rts.Missing[0], "claude") {
 		t.Errorf("missing %q", rts.Missing)
 	}
