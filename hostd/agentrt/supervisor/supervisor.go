@@ -148,7 +148,7 @@ func (s *Supervisor) kick() {
 }
 
 // Poll probes every enabled runtime that needs it now: forced ones, and
-// active ones not probed for PollInterval. Probes run in parallel and
+// active or errored ones not probed for PollInterval. Probes run in parallel and
 // Poll returns when they are done.
 func (s *Supervisor) Poll(ctx context.Context) {
 	now := s.opts.Now()
@@ -160,7 +160,10 @@ func (s *Supervisor) Poll(ctx context.Context) {
 		if !st.enabled || st.probing || st.login != nil || st.starting {
 			continue
 		}
-		if st.needProbe || (st.status == agentrt.StatusActive && now.Sub(st.lastProbe) >= s.opts.PollInterval) {
+		// Active runtimes are re-probed so an expired login surfaces;
+		// errored ones so a transient failure heals by itself.
+		periodic := st.status == agentrt.StatusActive || st.status == agentrt.StatusError
+		if st.needProbe || (periodic && now.Sub(st.lastProbe) >= s.opts.PollInterval) {
 			st.needProbe = false
 			st.probing = true
 			if st.status != agentrt.StatusActive {

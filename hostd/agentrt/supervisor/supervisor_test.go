@@ -271,3 +271,26 @@ func TestLoginCompletionPinsAndEmitsInOrder(t *testing.T) {
 		t.Errorf("stored accounts after restart: %+v", acc)
 	}
 }
+
+// A runtime in error is retried at the poll interval, not only after a
+// policy change.
+func TestErrorStatusRetriedAtPollInterval(t *testing.T) {
+	s, ad, _, c, _ := setup(t)
+	ctx := context.Background()
+	ad[agentrt.Codex].set(false, errors.New("transient"))
+	s.ProvidersChanged(ctx, map[string]bool{"openai": true})
+	s.Poll(ctx)
+	if s.State(agentrt.Codex).Status != agentrt.StatusError {
+		t.Fatal("not error")
+	}
+	ad[agentrt.Codex].set(true, nil)
+	s.Poll(ctx)
+	if s.State(agentrt.Codex).Status != agentrt.StatusError {
+		t.Fatal("re-probed before the interval")
+	}
+	c.add(DefaultPollInterval)
+	s.Poll(ctx)
+	if s.State(agentrt.Codex).Status != agentrt.StatusActive {
+		t.Fatalf("state %+v", s.State(agentrt.Codex))
+	}
+}
