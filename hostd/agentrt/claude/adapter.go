@@ -46,6 +46,7 @@ type Adapter struct {
 
 	mu      sync.Mutex
 	running map[*turn]struct{}
+	epoch   int // counts CloseAll calls (see StartTurn)
 }
 
 var _ agentrt.LoginAdapter = (*Adapter)(nil)
@@ -166,6 +167,7 @@ func (a *Adapter) runShort(ctx context.Context, args []string) ([]byte, error) {
 // CloseAll kills every running turn and returns after they exited.
 func (a *Adapter) CloseAll(ctx context.Context) error {
 	a.mu.Lock()
+	a.epoch++
 	turns := make([]*turn, 0, len(a.running))
 	for t := range a.running {
 		turns = append(turns, t)

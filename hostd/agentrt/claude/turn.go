@@ -54,6 +54,9 @@ func (a *Adapter) StartTurn(ctx context.Context, req agentrt.TurnRequest) (agent
 	if err != nil {
 		return nil, err
 	}
+	a.mu.Lock()
+	epoch := a.epoch
+	a.mu.Unlock()
 	p, err := a.opts.Starter.Start(ctx, turnSpec(req.SessionID))
 	if err != nil {
 		return nil, fmt.Errorf("start claude: %w", err)
@@ -70,9 +73,17 @@ func (a *Adapter) StartTurn(ctx context.Context, req agentrt.TurnRequest) (agent
 		return nil, fmt.Errorf("write the task to claude: %w", err)
 	}
 	a.mu.Lock()
-	a.running[t] = struct{}{}
+	closed := a.epoch != epoch
+	if !closed {
+		a.running[t] = struct{}{}
+	}
 	a.mu.Unlock()
 	go t.read()
+	if closed {
+		// CloseAll ran while this turn was starting: it must not survive.
+		_ = t.Kill(context.WithoutCancel(ctx))
+		return nil, errors.New("claude processes were closed while the turn was starting")
+	}
 	return t, nil
 }
 

@@ -55,6 +55,9 @@ type Adapter struct {
 	idle    []*appServer // warm servers, least recently used first
 	busy    int          // servers running a turn or starting
 	running map[*turn]struct{}
+	// epoch counts CloseAll calls: a turn that was starting while one ran
+	// is stopped instead of escaping it.
+	epoch int
 }
 
 var _ agentrt.LoginAdapter = (*Adapter)(nil)
@@ -184,6 +187,7 @@ func (a *Adapter) WarmCount() int {
 // warm server, returning after all exited.
 func (a *Adapter) CloseAll(ctx context.Context) error {
 	a.mu.Lock()
+	a.epoch++
 	idle := a.idle
 	a.idle = nil
 	turns := make([]*turn, 0, len(a.running))

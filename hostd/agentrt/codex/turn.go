@@ -34,6 +34,9 @@ type turn struct {
 // thread is reused; otherwise a new one starts and the thread is resumed
 // (known SessionID) or started.
 func (a *Adapter) StartTurn(ctx context.Context, req agentrt.TurnRequest) (agentrt.Turn, error) {
+	a.mu.Lock()
+	epoch := a.epoch
+	a.mu.Unlock()
 	srv, warm, err := a.acquire(ctx, req.ThreadID, req.SessionID)
 	if err != nil {
 		return nil, err
@@ -103,8 +106,16 @@ func (a *Adapter) StartTurn(ctx context.Context, req agentrt.TurnRequest) (agent
 	}
 	t.mu.Unlock()
 	a.mu.Lock()
-	a.running[t] = struct{}{}
+	closed := a.epoch != epoch
+	if !closed {
+		a.running[t] = struct{}{}
+	}
 	a.mu.Unlock()
+	if closed {
+		// CloseAll ran while this turn was starting: it must not survive.
+		_ = t.Kill(context.WithoutCancel(ctx))
+		return nil, errors.New("codex processes were closed while the turn was starting")
+	}
 	log.Debug().Bool("warm", warm).Str("codex_thread", threadID).Msg("codex: turn started")
 	go t.watch()
 	return t, nil
