@@ -58,32 +58,49 @@ type Process struct {
 // start runs cmd in a new process group with pipes on all three streams.
 // The pipes are made here rather than with cmd.StdoutPipe because exec
 // closes its own pipes when Wait returns, which would lose the last lines
-// a CLI writes just before it exits (Claude's final result, for one).
+// a CLI writes just before it exits (Claude's final result, for one); and
+// because exec's Wait would otherwise also wait for every grandchild that
+// still holds stderr. When the CLI exits, the rest of its process group
+// (tools it left running) is killed at once, so no grandchild can hold
+// the output pipes open.
 func start(cmd *exec.Cmd) (*Process, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("stdin pipe: %w", err)
+	var files []*os.File // parent ends, closed on failure
+	var childEnds []*os.File
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err == nil {
+			files = append(files, r, w)
+		}
+		return r, w, err
 	}
-	outR, outW, err := os.Pipe()
+	fail := func(err error) (*Process, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, err
+	}
+	inR, inW, err := pipe()
 	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, fmt.Errorf("stdout pipe: %w", err)
+		return fail(fmt.Errorf("stdin pipe: %w", err))
+	}
+	outR, outW, err := pipe()
+	if err != nil {
+		return fail(fmt.Errorf("stdout pipe: %w", err))
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return fail(fmt.Errorf("stderr pipe: %w", err))
+	}
+	childEnds = append(childEnds, inR, outW, errW)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("start %s: %w", cmd.Path, err))
+	}
+	for _, f := range childEnds {
+		f.Close()
 	}
 	tail := newTailBuffer(4 << 10)
-	cmd.Stdin = inR
-	cmd.Stdout = outW
-	cmd.Stderr = tail
-	cmd.WaitDelay = 2 * time.Second
-	err = cmd.Start()
-	inR.Close()
-	outW.Close()
-	if err != nil {
-		inW.Close()
-		outR.Close()
-		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
-	}
 	p := &Process{
 		Stdin:   inW,
 		Stdout:  outR,
@@ -94,7 +111,12 @@ func start(cmd *exec.Cmd) (*Process, error) {
 		killSig: syscall.SIGKILL,
 	}
 	go func() {
+		_, _ = io.Copy(tail, errR)
+		errR.Close()
+	}()
+	go func() {
 		p.waitErr = cmd.Wait()
+		p.killGroupRemnants()
 		close(p.done)
 	}()
 	return p, nil
