@@ -82,3 +82,24 @@ func TestDevStarterPassesOnlyBuiltEnv(t *testing.T) {
 		t.Fatalf("child env:\n%s", out)
 	}
 }
+
+// A CLI that exits leaving a tool running with its stdout: the leftover
+// is killed with the group, so the output reaches EOF at once instead of
+// being held open by the orphan.
+func TestExitKillsLeftoverChildHoldingStdout(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := shStarter(t).Start(ctx, Spec{Runtime: agentrt.Codex, Args: []string{"-c", "sleep 1000 & echo done"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := io.ReadAll(p.Stdout)
+	if err != nil || strings.TrimSpace(string(out)) != "done" {
+		t.Fatalf("out %q err %v", out, err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("stdout held open for %v by the leftover child", took)
+	}
+	<-p.Done()
+}
