@@ -9,17 +9,21 @@ import (
 
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt"
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt/fakert"
+	"github.com/trustyclaw/trustyclaw/hostd/store"
 	"github.com/trustyclaw/trustyclaw/hostd/tasks"
 )
 
-func TestQueueCapOf1000RefusesTheNextCreate(t *testing.T) {
-	h := newHarness(t, harnessOpts{inactive: true})
+// The store's tests drive the real 1,000; here a lower cap keeps the run
+// short under -race while checking what Create returns at the cap.
+func TestQueueCapRefusesTheNextCreate(t *testing.T) {
+	const queueCap = 100
+	h := newHarness(t, harnessOpts{inactive: true, limits: store.Limits{QueuedTasks: queueCap}})
 	ctx := h.ctx()
 	var wg sync.WaitGroup
-	errs := make(chan error, tasks.MaxQueuedTasks)
+	errs := make(chan error, queueCap)
 	for g := range 16 {
 		wg.Go(func() {
-			for i := g; i < tasks.MaxQueuedTasks; i += 16 {
+			for i := g; i < queueCap; i += 16 {
 				if _, err := h.orch.Create(ctx, agentrt.Codex, fmt.Sprintf("t-%d", i), "x"); err != nil {
 					errs <- err
 				}
@@ -32,10 +36,10 @@ func TestQueueCapOf1000RefusesTheNextCreate(t *testing.T) {
 		t.Fatalf("Create below the cap: %v", err)
 	}
 	_, err := h.orch.Create(ctx, agentrt.ClaudeCode, "one-more", "x")
-	if !errors.Is(err, tasks.ErrConflict) || !strings.Contains(err.Error(), "1000 tasks are already queued") {
+	if !errors.Is(err, tasks.ErrConflict) || !strings.Contains(err.Error(), "100 tasks are already queued") {
 		t.Fatalf("Create at the cap: %v, want ErrConflict naming the cap", err)
 	}
-	if c := h.counts(); c[tasks.StatusQueued] != tasks.MaxQueuedTasks {
+	if c := h.counts(); c[tasks.StatusQueued] != queueCap {
 		t.Fatalf("queued = %d", c[tasks.StatusQueued])
 	}
 	// Cancelling one makes room for exactly one.

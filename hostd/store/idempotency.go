@@ -38,6 +38,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key, method, path string, n
 		switch {
 		case err == nil && created > nanos(now.Add(-s.lim.IdempotencyTTL)):
 			r.Key, r.Done, r.Body, r.CreatedAt = key, done != 0, body, fromNanos(created)
+			if r.Done && r.Body == nil {
+				r.Body = []byte{} // an empty response body reads back as NULL
+			}
 			rec, existing = r, true
 			return nil
 		case err != nil && !errors.Is(err, sql.ErrNoRows):

@@ -126,6 +126,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	} else if v > SchemaVersion {
 		return nil, newerSchemaError(path, v)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		v, err := readOnlyVersion(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		if v > SchemaVersion {
+			return nil, newerSchemaError(path, v)
+		}
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

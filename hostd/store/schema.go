@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 )
 
 // migration moves the schema from version-1 to version. Migrations are
@@ -157,6 +159,28 @@ func peekFileVersion(path string) (int, error) {
 		return 0, fmt.Errorf("%w: %s has no SQLite header", ErrNotDatabase, path)
 	}
 	return int(int32(binary.BigEndian.Uint32(hdr[60:64]))), nil
+}
+
+// readOnlyVersion reads user_version through a read-only connection, so a
+// version change still only in the WAL (a newer hostd killed right after
+// migrating) is seen too, and closing the connection cannot checkpoint
+// anything into the file.
+func readOnlyVersion(ctx context.Context, path string) (int, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return 0, fmt.Errorf("resolving the admin store path: %w", err)
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro&_busy_timeout=10000"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return 0, fmt.Errorf("opening the admin store read-only: %w", err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("reading the admin store schema version: %w", err)
+	}
+	return v, nil
 }
 
 // migrate brings the schema on conn up to target inside one immediate
