@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -106,6 +107,14 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 	if err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("listen for the proxy on %s: %w", o.Listen, err)
+	}
+	if len(o.DevUpstreams) > 0 {
+		hosts := make([]string, 0, len(o.DevUpstreams))
+		for h := range o.DevUpstreams {
+			hosts = append(hosts, h)
+		}
+		sort.Strings(hosts)
+		o.Logger.Warn().Strs("dev_upstreams", hosts).Msg("dev upstreams active: these hosts are dialled at fixed addresses, exempt from the public-address check")
 	}
 	if err := st.Dir.Validity(); err != nil {
 		o.Logger.Error().Err(err).Msg("network policy state is invalid; the proxy denies everything until it is fixed")
