@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/trustyclaw/trustyclaw/hostd/logging"
 	"github.com/trustyclaw/trustyclaw/hostd/proxy"
+	"github.com/trustyclaw/trustyclaw/hostd/proxy/ca"
 	"github.com/trustyclaw/trustyclaw/hostd/proxy/service"
 )
 
@@ -28,6 +31,7 @@ func runProxy(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	budgetMiB := fs.Int64("memory-budget-mib", proxy.DefaultLimits().MemoryBudget>>20, "MiB all connections may buffer together")
 	console := fs.Bool("log-console", false, "human-readable logs instead of JSON lines")
 	debug := fs.Bool("debug", false, "log every decision, not only denials")
+	printCA := fs.Bool("print-ca-cert", false, "create the CA if missing, print its public certificate (PEM) and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -36,6 +40,19 @@ func runProxy(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if *printCA {
+		// For the bootstrap (as the proxy user): the agents' trust store
+		// needs the certificate before the service first runs.
+		if err := os.MkdirAll(*stateDir, 0o700); err != nil {
+			return fmt.Errorf("create proxy state dir: %w", err)
+		}
+		auth, err := ca.LoadOrCreate(*stateDir, time.Now())
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(auth.CertPEM())
+		return err
 	}
 	level := zerolog.InfoLevel
 	if *debug {

@@ -70,3 +70,21 @@ func TestHostdProxyRefusesDevFlags(t *testing.T) {
 		t.Fatal("host-mode proxy accepted --dev-upstream")
 	}
 }
+
+func TestHostdProxyPrintsTheCACertificate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "proxy-state")
+	var out strings.Builder
+	if err := runProxy(context.Background(), []string{"--state-dir", dir, "--print-ca-cert"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "-----BEGIN CERTIFICATE-----") || strings.Contains(out.String(), "PRIVATE") {
+		t.Fatalf("output %q", out.String())
+	}
+	var again strings.Builder
+	if err := runProxy(context.Background(), []string{"--state-dir", dir, "--print-ca-cert"}, nil, &again, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != out.String() {
+		t.Fatal("second call printed a different CA")
+	}
+}
