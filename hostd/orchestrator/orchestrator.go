@@ -22,6 +22,21 @@ type StatusSource interface {
 	State(t agentrt.Type) agentrt.State
 }
 
+// StatusFunc adapts a function to StatusSource. It breaks the
+// construction cycle with the supervisor (which takes the orchestrator as
+// its listener):
+//
+//	var sup *supervisor.Supervisor
+//	orch, _ := orchestrator.New(orchestrator.Config{
+//		Status: orchestrator.StatusFunc(func(t agentrt.Type) agentrt.State { return sup.State(t) }), …})
+//	sup, _ = supervisor.New(supervisor.Options{Listener: orch, Events: orch, …})
+//
+// Run must start only after the function can answer.
+type StatusFunc func(t agentrt.Type) agentrt.State
+
+// State implements StatusSource.
+func (f StatusFunc) State(t agentrt.Type) agentrt.State { return f(t) }
+
 // Config wires an Orchestrator. Store, Status and at least one adapter are
 // required; zero durations and counts take the defaults shown.
 type Config struct {
