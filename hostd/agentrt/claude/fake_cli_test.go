@@ -127,6 +127,10 @@ func fakeClaude(scenario string, args []string) int {
 			echo(m)
 			assistant("partial")
 			return 3
+		case "unknown-session":
+			// The real CLI prints this result (no echo, no init) and exits 1.
+			send(map[string]any{"type": "result", "subtype": "error_during_execution", "is_error": true, "errors": []string{"No conversation found with session ID: " + session}, "session_id": session})
+			return 1
 		case "error-result":
 			echo(m)
 			send(map[string]any{"type": "result", "subtype": "error_during_execution", "is_error": true, "result": "API Error: 401 unauthorized", "session_id": session})
@@ -141,7 +145,7 @@ func fakeClaude(scenario string, args []string) int {
 	if scenario == "hang" {
 		time.Sleep(time.Hour)
 	}
-	if scenario == "error-result" {
+	if scenario == "error-result" || scenario == "unknown-session" {
 		return 1
 	}
 	return 0

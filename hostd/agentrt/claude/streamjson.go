@@ -21,8 +21,9 @@ type event struct {
 	} `json:"message"`
 	IsReplay bool `json:"isReplay"`
 	// result
-	IsError bool   `json:"is_error"`
-	Result  string `json:"result"`
+	IsError bool     `json:"is_error"`
+	Result  string   `json:"result"`
+	Errors  []string `json:"errors"`
 	// control_response
 	Response *struct {
 		Subtype   string `json:"subtype"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -229,8 +230,12 @@ func (t *turn) settle(readErr error) {
 
 func resultError(res *event) string {
 	msg := res.Subtype
-	if res.Result != "" {
+	switch {
+	case res.Result != "":
 		msg = res.Result
+	case len(res.Errors) > 0:
+		// e.g. "No conversation found with session ID: …" on a bad resume.
+		msg = strings.Join(res.Errors, "; ")
 	}
 	if len(msg) > 500 {
 		msg = msg[:500] + "…"

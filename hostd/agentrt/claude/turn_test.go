@@ -228,3 +228,13 @@ func TestLoginExpires(t *testing.T) {
 	}
 	f.Close()
 }
+
+// Resuming a session the CLI does not know fails with its own words.
+func TestUnknownSessionFailsWithCLIMessage(t *testing.T) {
+	a, _ := fakeAdapter(t, "unknown-session")
+	var r recorder
+	res := wait(t, start(t, a, r.req("t1", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "x")))
+	if res.Outcome != agentrt.OutcomeFailed || !strings.Contains(res.Error, "No conversation found") {
+		t.Fatalf("result %+v", res)
+	}
+}
