@@ -185,7 +185,9 @@ func (s *Store) lockFile() error {
 
 func (s *Store) openDBs(ctx context.Context, opts Options) error {
 	const common = "_busy_timeout=10000&_foreign_keys=1"
-	wdb, err := sql.Open("sqlite", s.path+"?"+common+"&_journal_mode=WAL&_synchronous=FULL")
+	// temp_store=MEMORY keeps the per-mutation savepoint journals off disk:
+	// otherwise every page a mutation touches costs a pwrite to a temp file.
+	wdb, err := sql.Open("sqlite", s.path+"?"+common+"&_journal_mode=WAL&_synchronous=FULL&_pragma=temp_store(2)")
 	if err != nil {
 		return fmt.Errorf("opening the admin store: %w", err)
 	}
