@@ -175,3 +175,17 @@ func TestRealClaudeModelErrorFailsTurn(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// A proxy that refuses the model host (policy closed) fails the turn
+// promptly (CLAUDE_CODE_MAX_RETRIES=0 as the tests set it).
+func TestRealClaudeDeniedModelHostFailsTurn(t *testing.T) {
+	rc := setupRealClaude(t, echoReply)
+	rc.proxy.SetDeny(true)
+	var r recorder
+	t0 := time.Now()
+	res := wait(t, start(t, rc.adapter, r.req("thread-d", "", "x")))
+	if res.Outcome != agentrt.OutcomeFailed || res.Error == "" {
+		t.Fatalf("result %+v", res)
+	}
+	t.Logf("after %v: %s", time.Since(t0), res.Error)
+}

@@ -23,6 +23,7 @@ import (
 type realCodex struct {
 	adapter *Adapter
 	model   *fakemodel.Server
+	proxy   *fakemodel.Proxy
 	home    string
 	bin     string
 }
@@ -64,7 +65,7 @@ func setupRealCodex(t testing.TB, reply func(fakemodel.Request) fakemodel.Reply)
 		defer cancel()
 		_ = a.CloseAll(ctx)
 	})
-	return &realCodex{adapter: a, model: model, home: home, bin: bin}
+	return &realCodex{adapter: a, model: model, proxy: px, home: home, bin: bin}
 }
 
 // writeCodexConfig is the operator's own config: hostd never writes it in
@@ -219,3 +220,31 @@ func TestRealCodexSteerReachesRunningTurn(t *testing.T) {
 }
 
 func setupRealCodexB(b *testing.B) *realCodex { return setupRealCodex(b, echoReply) }
+
+// A model error fails the real turn at once, with the error in words.
+func TestRealCodexModelErrorFailsTurn(t *testing.T) {
+	rc := setupRealCodex(t, func(fakemodel.Request) fakemodel.Reply { return fakemodel.Reply{Status: 401} })
+	var r recorder
+	res := runTurn(t, rc.adapter, r.req("thread-e", "", "x"))
+	if res.Outcome != agentrt.OutcomeFailed || res.Error == "" {
+		t.Fatalf("result %+v", res)
+	}
+	t.Logf("error: %s", res.Error)
+}
+
+// A proxy that refuses the model host (policy closed) fails the turn
+// promptly: bounded connection retries, not an endless back-off.
+func TestRealCodexDeniedModelHostFailsTurnPromptly(t *testing.T) {
+	rc := setupRealCodex(t, echoReply)
+	rc.proxy.SetDeny(true)
+	var r recorder
+	start := time.Now()
+	res := runTurn(t, rc.adapter, r.req("thread-d", "", "x"))
+	if res.Outcome != agentrt.OutcomeFailed || res.Error == "" {
+		t.Fatalf("result %+v", res)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("denied turn took %v to fail", took)
+	}
+	t.Logf("after %v: %s", time.Since(start), res.Error)
+}

@@ -20,6 +20,15 @@ type Proxy struct {
 
 	mu       sync.Mutex
 	connects []string
+	deny     bool
+}
+
+// SetDeny makes the proxy refuse every CONNECT with 403, as the
+// enforcing proxy does for a host the policy does not allow.
+func (p *Proxy) SetDeny(deny bool) {
+	p.mu.Lock()
+	p.deny = deny
+	p.mu.Unlock()
 }
 
 // StartProxy listens on 127.0.0.1:0 and tunnels every CONNECT to target.
@@ -54,7 +63,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	p.connects = append(p.connects, r.Host)
+	deny := p.deny
 	p.mu.Unlock()
+	if deny {
+		http.Error(w, "denied by policy", http.StatusForbidden)
+		return
+	}
 	if !strings.HasPrefix(p.Target, "127.0.0.1:") {
 		http.Error(w, "loopback only", http.StatusForbidden)
 		return
