@@ -76,6 +76,10 @@ type rtState struct {
 	login     *loginState
 	starting  bool // a login flow is being started
 	account   agentrt.Account
+	// pinned is the pin value last written to proxy state by this
+	// process ("" after a clear, and at start, so the first probe after a
+	// restart re-writes it).
+	pinned string
 }
 
 type loginState struct {
@@ -214,6 +218,7 @@ func (s *Supervisor) probe(ctx context.Context, t agentrt.Type, afterLogin bool)
 	}
 	var notes []change
 	prevAcc := st.account
+	pinned := st.pinned
 	switch {
 	case err != nil:
 		log.Warn().Err(err).Msg("runtime probe failed")
@@ -231,7 +236,7 @@ func (s *Supervisor) probe(ctx context.Context, t agentrt.Type, afterLogin bool)
 		log.Info().Str("detail", res.Detail).Msg("runtime logged in")
 		if accErr != nil {
 			log.Info().Err(accErr).Msg("no account to pin (API-key or custom provider?)")
-		} else if pinValue(acc, t) != pinValue(prevAcc, t) || afterLogin {
+		} else if acc != prevAcc || pinValue(acc, t) != pinned || afterLogin {
 			s.storeAndPin(ctx, t, acc)
 		}
 	}
@@ -257,10 +262,14 @@ func (s *Supervisor) storeAndPin(ctx context.Context, t agentrt.Type, acc agentr
 	if s.opts.Pins == nil {
 		return
 	}
-	if err := s.opts.Pins.SetAccountPin(ctx, t.Provider(), pinValue(acc, t)); err != nil {
+	value := pinValue(acc, t)
+	if err := s.opts.Pins.SetAccountPin(ctx, t.Provider(), value); err != nil {
 		log.Error().Err(err).Msg("write provider account pin")
 		return
 	}
+	s.mu.Lock()
+	s.rt[t].pinned = value
+	s.mu.Unlock()
 	log.Info().Msg("provider account pinned")
 }
 
@@ -376,11 +385,16 @@ func (s *Supervisor) ProvidersChanged(ctx context.Context, enabled map[string]bo
 		f.Close()
 	}
 	for _, t := range off {
-		if s.opts.Pins != nil {
-			if err := s.opts.Pins.SetAccountPin(ctx, t.Provider(), ""); err != nil {
-				s.log.Error().Err(err).Str(logging.FieldRuntime, string(t)).Msg("clear provider account pin")
-			}
+		if s.opts.Pins == nil {
+			continue
 		}
+		if err := s.opts.Pins.SetAccountPin(ctx, t.Provider(), ""); err != nil {
+			s.log.Error().Err(err).Str(logging.FieldRuntime, string(t)).Msg("clear provider account pin")
+			continue
+		}
+		s.mu.Lock()
+		s.rt[t].pinned = ""
+		s.mu.Unlock()
 	}
 	s.notify(notes)
 	s.kick()

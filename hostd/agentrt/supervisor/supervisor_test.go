@@ -294,3 +294,30 @@ func TestErrorStatusRetriedAtPollInterval(t *testing.T) {
 		t.Fatalf("state %+v", s.State(agentrt.Codex))
 	}
 }
+
+// Turning a provider off and on again re-writes the pin it cleared, even
+// though the account did not change; a steady account is not re-pinned
+// on every poll.
+func TestProviderBackOnRestoresClearedPin(t *testing.T) {
+	s, _, j, c, _ := setup(t)
+	ctx := context.Background()
+	s.ProvidersChanged(ctx, map[string]bool{"openai": true})
+	s.Poll(ctx)
+	c.add(DefaultPollInterval)
+	s.Poll(ctx)
+	if n := strings.Count(j.all(), "pin openai=acc-123"); n != 1 {
+		t.Fatalf("pinned %d times for a steady account", n)
+	}
+	s.ProvidersChanged(ctx, map[string]bool{"openai": false})
+	s.ProvidersChanged(ctx, map[string]bool{"openai": true})
+	s.Poll(ctx)
+	log := j.all()
+	iClear := strings.Index(log, "pin openai=\n")
+	iRestore := strings.LastIndex(log, "pin openai=acc-123")
+	if iClear < 0 || iRestore < iClear || strings.Count(log, "pin openai=acc-123") != 2 {
+		t.Fatalf("pin not cleared then restored:\n%s", log)
+	}
+	if s.State(agentrt.Codex).Status != agentrt.StatusActive {
+		t.Fatal("not active again")
+	}
+}
