@@ -28,12 +28,20 @@ all: build
 build:
 	$(GO) build -o $(BIN)/hostd ./hostd/cmd/hostd
 
-## dev: build and run `hostd dev` with its defaults (state in ./.trustyclaw-dev)
+CODEX_BIN  := $(AGENT_CLI_DIR)/node_modules/.bin/codex
+CLAUDE_BIN := $(AGENT_CLI_DIR)/node_modules/.bin/claude
+
+## dev: build and run `hostd dev` with its defaults (state in ./.trustyclaw-dev),
+## using the pinned agent CLIs from .cache/agent-clis when they are installed
+## (`make agent-clis`), else codex/claude from PATH.
 dev: build
-	$(BIN)/hostd dev
+	$(BIN)/hostd dev \
+		$$( [ -x $(CODEX_BIN) ] && echo --codex-bin $(CODEX_BIN) ) \
+		$$( [ -x $(CLAUDE_BIN) ] && echo --claude-bin $(CLAUDE_BIN) ) \
+		$(DEV_ARGS)
 
 ## test: everything CI checks. Installs the test tools it needs first.
-test: tools agent-clis lint test-go
+test: tools agent-clis browser lint test-go
 
 test-go:
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...

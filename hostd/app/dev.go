@@ -1,0 +1,317 @@
+// Package app assembles hostd's components into the running services:
+// `hostd dev` (everything in one process, docs/local-mode.md) and the
+// host-mode admin service. It owns start-up order, shutdown order and the
+// small files local mode publishes (listen.json, admin_password); every
+// decision about tasks, policy or runtimes belongs to the packages it
+// wires, never to this one.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/trustyclaw/trustyclaw/hostd/adminapi"
+	"github.com/trustyclaw/trustyclaw/hostd/adminapi/auth"
+	"github.com/trustyclaw/trustyclaw/hostd/agentrt"
+	"github.com/trustyclaw/trustyclaw/hostd/agentrt/setup"
+	"github.com/trustyclaw/trustyclaw/hostd/agentrt/supervisor"
+	"github.com/trustyclaw/trustyclaw/hostd/hostinfo"
+	"github.com/trustyclaw/trustyclaw/hostd/logging"
+	"github.com/trustyclaw/trustyclaw/hostd/orchestrator"
+	"github.com/trustyclaw/trustyclaw/hostd/proxy/service"
+	"github.com/trustyclaw/trustyclaw/hostd/store"
+	"github.com/trustyclaw/trustyclaw/hostd/store/adminstore"
+	"github.com/trustyclaw/trustyclaw/ui"
+)
+
+// Defaults of `hostd dev` (local-mode.md).
+const (
+	DefaultDevStateDir    = ".trustyclaw-dev"
+	DefaultDevAdminListen = "127.0.0.1:7443"
+	DefaultDevProxyListen = "127.0.0.1:7445"
+	DefaultDevAgentName   = "local-dev"
+	// PasswordEnv names the environment variable that sets the admin
+	// password. It is read once at start and never reaches an agent.
+	PasswordEnv = "TRUSTYCLAW_ADMIN_PASSWORD"
+)
+
+// DevOptions are the flags of `hostd dev`.
+type DevOptions struct {
+	StateDir      string
+	AdminListen   string
+	ProxyListen   string
+	AgentName     string
+	CodexBin      string
+	ClaudeBin     string
+	DevUpstreams  []string // raw HOST=ADDR values
+	DevUpstreamCA string
+	AgentEnv      []string // raw NAME=VALUE values
+	// Password is the admin password from the environment; empty means
+	// read or generate <state-dir>/admin_password.
+	Password string
+	Log      zerolog.Logger
+	// Out receives the start-up lines an operator reads (addresses, the
+	// generated password once, the local-mode warning).
+	Out io.Writer
+	// Ready, when set, is called once both listeners serve.
+	Ready func(adminAddr, proxyAddr string)
+}
+
+// Layout of a dev state directory.
+type devPaths struct {
+	root, admin, proxy, agentHome, caCert, listenJSON, password string
+}
+
+func newDevPaths(root string) (devPaths, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return devPaths{}, fmt.Errorf("state dir %q: %w", root, err)
+	}
+	return devPaths{
+		root:       abs,
+		admin:      filepath.Join(abs, "admin"),
+		proxy:      filepath.Join(abs, "proxy"),
+		agentHome:  filepath.Join(abs, "agent-home"),
+		caCert:     filepath.Join(abs, "proxy-ca.crt"),
+		listenJSON: filepath.Join(abs, "listen.json"),
+		password:   filepath.Join(abs, "admin_password"),
+	}, nil
+}
+
+// RunDev runs the whole host in one process until ctx is done, then shuts
+// everything down in order: the admin API stops taking requests, running
+// turns are stopped (their tasks become failed on the next start), the
+// proxy closes, and the stores are closed last.
+func RunDev(ctx context.Context, o DevOptions) (err error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.StateDir == "" {
+		o.StateDir = DefaultDevStateDir
+	}
+	if o.AdminListen == "" {
+		o.AdminListen = DefaultDevAdminListen
+	}
+	if o.ProxyListen == "" {
+		o.ProxyListen = DefaultDevProxyListen
+	}
+	if o.AgentName == "" {
+		o.AgentName = DefaultDevAgentName
+	}
+	log := o.Log
+	p, err := newDevPaths(o.StateDir)
+	if err != nil {
+		return err
+	}
+	for _, dir := range []string{p.root, p.admin, p.agentHome} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	// The state dir may hold an admin password and the CA key: keep it
+	// private even when it already existed with looser permissions.
+	if err := os.Chmod(p.root, 0o700); err != nil {
+		return fmt.Errorf("restrict %s: %w", p.root, err)
+	}
+	devUpstreams, err := service.ParseDevUpstreams(o.DevUpstreams)
+	if err != nil {
+		return fmt.Errorf("%w: --dev-upstream: %v", ErrUsage, err)
+	}
+
+	password, generated, err := devPassword(o.Password, p.password)
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("hash admin password: %w", err)
+	}
+	authn, err := auth.New(auth.Config{PasswordHash: hash})
+	if err != nil {
+		return err
+	}
+
+	// Admin store first: a store from a newer hostd stops start-up before
+	// anything listens.
+	openCtx, cancelOpen := context.WithTimeout(ctx, time.Minute)
+	defer cancelOpen()
+	st, err := store.Open(openCtx, filepath.Join(p.admin, "admin.db"), store.Options{})
+	if err != nil {
+		return fmt.Errorf("open admin store: %w", err)
+	}
+	defer closeLogged(log, "admin store", st.Close)
+
+	px, err := service.Open(openCtx, service.Options{
+		StateDir:      p.proxy,
+		Listen:        o.ProxyListen,
+		PublishCACert: p.caCert,
+		DevUpstreams:  devUpstreams,
+		DevUpstreamCA: o.DevUpstreamCA,
+		Logger:        log,
+	})
+	if err != nil {
+		return fmt.Errorf("start proxy: %w", err)
+	}
+	defer closeLogged(log, "proxy", px.Close)
+	netClient := px.LocalClient()
+
+	rts, err := setup.Dev(setup.DevConfig{
+		StateDir:  p.root,
+		ProxyURL:  "http://" + px.Addr(),
+		CAFile:    p.caCert,
+		CodexBin:  o.CodexBin,
+		ClaudeBin: o.ClaudeBin,
+		AgentEnv:  o.AgentEnv,
+		Log:       log.With().Str(logging.FieldComponent, "runtime").Logger(),
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	for _, m := range rts.Missing {
+		log.Warn().Str("detail", m).Msg("agent CLI not found; that runtime reports error until hostd dev is restarted with it")
+	}
+	for _, t := range agentrt.Types {
+		if rts.Adapters[t] == nil {
+			rts.Adapters[t] = missingCLI{t: t, reason: "not found on PATH; give --" + map[agentrt.Type]string{agentrt.Codex: "codex-bin", agentrt.ClaudeCode: "claude-bin"}[t]}
+		}
+	}
+
+	// The orchestrator asks the supervisor for runtime states and the
+	// supervisor tells the orchestrator of changes: break the cycle with a
+	// late-bound status function.
+	var sup *supervisor.Supervisor
+	orch, err := orchestrator.New(orchestrator.Config{
+		Store:    st,
+		Adapters: rts.List(),
+		Status: orchestrator.StatusFunc(func(t agentrt.Type) agentrt.State {
+			if sup == nil {
+				return agentrt.State{Type: t, Status: agentrt.StatusLoading}
+			}
+			return sup.State(t)
+		}),
+		Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("start orchestrator: %w", err)
+	}
+	sup, err = supervisor.New(supervisor.Options{
+		Adapters: rts.Adapters,
+		Accounts: rts.Accounts,
+		Pins:     netClient,
+		Events:   orch,
+		Listener: orch,
+		StateDir: p.admin,
+		Log:      log,
+	})
+	if err != nil {
+		return fmt.Errorf("start runtime supervisor: %w", err)
+	}
+	defer sup.Close()
+
+	adminLn, err := net.Listen("tcp", o.AdminListen)
+	if err != nil {
+		return fmt.Errorf("listen for the admin API on %s: %w", o.AdminListen, err)
+	}
+	defer adminLn.Close()
+
+	hi := hostinfo.New(hostinfo.Config{Mounts: []hostinfo.Mount{
+		{Name: "root", Path: "/"},
+		{Name: "admin", Path: p.admin},
+		{Name: "agent", Path: p.agentHome},
+	}})
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	handler := adminapi.New(adminapi.Config{
+		AgentName:   o.AgentName,
+		Tasks:       orch,
+		Runtimes:    sup,
+		Network:     netClient,
+		Idempotency: adminstore.New(st),
+		Sessions:    adminstore.New(st),
+		Auth:        authn,
+		Rebooter:    adminapi.LocalRebooter{},
+		HostInfo:    hi,
+		UI:          ui.Handler(),
+		Log:         log,
+		Context:     runCtx,
+	})
+
+	if err := writeListenJSON(p.listenJSON, adminLn.Addr().String(), px.Addr()); err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	goRun := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				stop()
+			}
+		}()
+	}
+	goRun("proxy", px.Run)
+	goRun("orchestrator", orch.Run)
+	goRun("runtime supervisor", func(ctx context.Context) error { sup.Run(ctx); return nil })
+	goRun("admin API", func(ctx context.Context) error { return adminapi.Serve(ctx, adminLn, handler, log) })
+
+	// Tell the supervisor which providers the stored policy turns on, so
+	// runtimes leave loading/deactivated as on a host after boot.
+	if doc, err := netClient.ReadPolicy(runCtx); err == nil && doc.Policy != nil {
+		sup.ProvidersChanged(runCtx, map[string]bool{
+			"openai": doc.Policy.ProviderEnabled("openai"),
+			"claude": doc.Policy.ProviderEnabled("claude"),
+		})
+	} else {
+		sup.ProvidersChanged(runCtx, map[string]bool{})
+	}
+
+	printDevBanner(o.Out, adminLn.Addr().String(), px.Addr(), p, password, generated, o.Password != "")
+	log.Info().Str("admin", adminLn.Addr().String()).Str("proxy", px.Addr()).Str("state_dir", p.root).Msg("hostd dev ready")
+	if o.Ready != nil {
+		o.Ready(adminLn.Addr().String(), px.Addr())
+	}
+
+	<-runCtx.Done()
+	log.Info().Msg("hostd dev stopping")
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		err = errors.Join(err, e)
+	}
+	log.Info().Err(err).Msg("hostd dev stopped")
+	return err
+}
+
+func printDevBanner(w io.Writer, admin, proxyAddr string, p devPaths, password string, generated, fromEnv bool) {
+	fmt.Fprintln(w, "WARNING: local mode: agents run as your own user, with no separate Unix users, no nftables egress rules and no sudo helpers; only the proxy environment keeps their traffic on the policy.")
+	fmt.Fprintf(w, "admin API + UI: http://%s/\n", admin)
+	fmt.Fprintf(w, "proxy:          %s (CA certificate: %s)\n", proxyAddr, p.caCert)
+	fmt.Fprintf(w, "state dir:      %s\n", p.root)
+	switch {
+	case fromEnv:
+		fmt.Fprintf(w, "admin password: from %s\n", PasswordEnv)
+	case generated:
+		fmt.Fprintf(w, "admin password: %s (generated; also in %s)\n", password, p.password)
+	default:
+		fmt.Fprintf(w, "admin password: in %s\n", p.password)
+	}
+}
+
+func closeLogged(log zerolog.Logger, what string, fn func() error) {
+	if err := fn(); err != nil {
+		log.Error().Err(err).Msgf("close %s", what)
+	}
+}
