@@ -42,7 +42,7 @@ func (l *LineReader) Next() ([]byte, error) {
 	for {
 		chunk, err := l.r.ReadSlice('\n')
 		if !tooLong {
-			if len(l.buf)+len(chunk) > l.max+1 { // +1: the newline itself
+			if len(l.buf)+len(chunk) > l.max+2 { // +2: room for "\r\n"
 				tooLong = true
 				l.buf = l.buf[:0]
 			} else {
@@ -50,24 +50,23 @@ func (l *LineReader) Next() ([]byte, error) {
 			}
 		}
 		switch {
-		case err == nil:
-			if tooLong {
-				return nil, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, l.max)
-			}
-			return trimEOL(l.buf), nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
-		case errors.Is(err, io.EOF):
-			if tooLong {
-				return nil, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, l.max)
-			}
-			if len(l.buf) > 0 {
-				return trimEOL(l.buf), nil
-			}
-			return nil, io.EOF
-		default:
+		case err != nil && !errors.Is(err, io.EOF):
 			return nil, err
 		}
+		atEOF := err != nil
+		if tooLong {
+			return nil, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, l.max)
+		}
+		if atEOF && len(l.buf) == 0 {
+			return nil, io.EOF
+		}
+		line := trimEOL(l.buf)
+		if len(line) > l.max {
+			return nil, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, l.max)
+		}
+		return line, nil
 	}
 }
 
