@@ -321,3 +321,26 @@ func TestProviderBackOnRestoresClearedPin(t *testing.T) {
 		t.Fatal("not active again")
 	}
 }
+
+// Run probes right after ProvidersChanged (no waiting for a tick) and
+// returns once its context ends.
+func TestRunProbesAfterProvidersChangedAndStops(t *testing.T) {
+	s, _, _, _, _ := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	s.ProvidersChanged(ctx, map[string]bool{"openai": true})
+	deadline := time.Now().Add(10 * time.Second)
+	for s.State(agentrt.Codex).Status != agentrt.StatusActive {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %+v", s.State(agentrt.Codex))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+}
