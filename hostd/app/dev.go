@@ -8,29 +8,21 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/trustyclaw/trustyclaw/hostd/adminapi"
 	"github.com/trustyclaw/trustyclaw/hostd/adminapi/auth"
-	"github.com/trustyclaw/trustyclaw/hostd/agentrt"
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt/setup"
-	"github.com/trustyclaw/trustyclaw/hostd/agentrt/supervisor"
 	"github.com/trustyclaw/trustyclaw/hostd/hostinfo"
 	"github.com/trustyclaw/trustyclaw/hostd/logging"
-	"github.com/trustyclaw/trustyclaw/hostd/orchestrator"
 	"github.com/trustyclaw/trustyclaw/hostd/proxy/service"
-	"github.com/trustyclaw/trustyclaw/hostd/store"
-	"github.com/trustyclaw/trustyclaw/hostd/store/adminstore"
-	"github.com/trustyclaw/trustyclaw/ui"
 )
 
 // Defaults of `hostd dev` (local-mode.md).
@@ -135,21 +127,9 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("hash admin password: %w", err)
 	}
-	authn, err := auth.New(auth.Config{PasswordHash: hash})
-	if err != nil {
-		return err
-	}
 
-	// Admin store first: a store from a newer hostd stops start-up before
-	// anything listens.
 	openCtx, cancelOpen := context.WithTimeout(ctx, time.Minute)
 	defer cancelOpen()
-	st, err := store.Open(openCtx, filepath.Join(p.admin, "admin.db"), store.Options{})
-	if err != nil {
-		return fmt.Errorf("open admin store: %w", err)
-	}
-	defer closeLogged(log, "admin store", st.Close)
-
 	px, err := service.Open(openCtx, service.Options{
 		StateDir:      p.proxy,
 		Listen:        o.ProxyListen,
@@ -162,7 +142,6 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 		return fmt.Errorf("start proxy: %w", err)
 	}
 	defer closeLogged(log, "proxy", px.Close)
-	netClient := px.LocalClient()
 
 	rts, err := setup.Dev(setup.DevConfig{
 		StateDir:  p.root,
@@ -179,43 +158,6 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	for _, m := range rts.Missing {
 		log.Warn().Str("detail", m).Msg("agent CLI not found; that runtime reports error until hostd dev is restarted with it")
 	}
-	for _, t := range agentrt.Types {
-		if rts.Adapters[t] == nil {
-			rts.Adapters[t] = missingCLI{t: t, reason: "not found on PATH; give --" + map[agentrt.Type]string{agentrt.Codex: "codex-bin", agentrt.ClaudeCode: "claude-bin"}[t]}
-		}
-	}
-
-	// The orchestrator asks the supervisor for runtime states and the
-	// supervisor tells the orchestrator of changes: break the cycle with a
-	// late-bound status function.
-	var sup *supervisor.Supervisor
-	orch, err := orchestrator.New(orchestrator.Config{
-		Store:    st,
-		Adapters: rts.List(),
-		Status: orchestrator.StatusFunc(func(t agentrt.Type) agentrt.State {
-			if sup == nil {
-				return agentrt.State{Type: t, Status: agentrt.StatusLoading}
-			}
-			return sup.State(t)
-		}),
-		Logger: log,
-	})
-	if err != nil {
-		return fmt.Errorf("start orchestrator: %w", err)
-	}
-	sup, err = supervisor.New(supervisor.Options{
-		Adapters: rts.Adapters,
-		Accounts: rts.Accounts,
-		Pins:     netClient,
-		Events:   orch,
-		Listener: orch,
-		StateDir: p.admin,
-		Log:      log,
-	})
-	if err != nil {
-		return fmt.Errorf("start runtime supervisor: %w", err)
-	}
-	defer sup.Close()
 
 	adminLn, err := net.Listen("tcp", o.AdminListen)
 	if err != nil {
@@ -223,74 +165,36 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	}
 	defer adminLn.Close()
 
-	hi := hostinfo.New(hostinfo.Config{Mounts: []hostinfo.Mount{
-		{Name: "root", Path: "/"},
-		{Name: "admin", Path: p.admin},
-		{Name: "agent", Path: p.agentHome},
-	}})
-
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	handler := adminapi.New(adminapi.Config{
-		AgentName:   o.AgentName,
-		Tasks:       orch,
-		Runtimes:    sup,
-		Network:     netClient,
-		Idempotency: adminstore.New(st),
-		Sessions:    adminstore.New(st),
-		Auth:        authn,
-		Rebooter:    adminapi.LocalRebooter{},
-		HostInfo:    hi,
-		UI:          ui.Handler(),
-		Log:         log,
-		Context:     runCtx,
+	pl, err := openPlane(ctx, planeConfig{
+		AgentName:    o.AgentName,
+		AdminDir:     p.admin,
+		PasswordHash: hash,
+		Listener:     adminLn,
+		Network:      px.LocalClient(),
+		Runtimes:     rts,
+		Rebooter:     adminapi.LocalRebooter{},
+		HostInfo: hostinfo.New(hostinfo.Config{Mounts: []hostinfo.Mount{
+			{Name: "root", Path: "/"},
+			{Name: "admin", Path: p.admin},
+			{Name: "agent", Path: p.agentHome},
+		}}),
+		Log: log,
 	})
+	if err != nil {
+		return err
+	}
+	defer pl.close()
 
 	if err := writeListenJSON(p.listenJSON, adminLn.Addr().String(), px.Addr()); err != nil {
 		return err
 	}
-
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	goRun := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- fmt.Errorf("%s: %w", name, err)
-				stop()
-			}
-		}()
-	}
-	goRun("proxy", px.Run)
-	goRun("orchestrator", orch.Run)
-	goRun("runtime supervisor", func(ctx context.Context) error { sup.Run(ctx); return nil })
-	goRun("admin API", func(ctx context.Context) error { return adminapi.Serve(ctx, adminLn, handler, log) })
-
-	// Tell the supervisor which providers the stored policy turns on, so
-	// runtimes leave loading/deactivated as on a host after boot.
-	if doc, err := netClient.ReadPolicy(runCtx); err == nil && doc.Policy != nil {
-		sup.ProvidersChanged(runCtx, map[string]bool{
-			"openai": doc.Policy.ProviderEnabled("openai"),
-			"claude": doc.Policy.ProviderEnabled("claude"),
-		})
-	} else {
-		sup.ProvidersChanged(runCtx, map[string]bool{})
-	}
-
-	printDevBanner(o.Out, adminLn.Addr().String(), px.Addr(), p, password, generated, o.Password != "")
-	log.Info().Str("admin", adminLn.Addr().String()).Str("proxy", px.Addr()).Str("state_dir", p.root).Msg("hostd dev ready")
-	if o.Ready != nil {
-		o.Ready(adminLn.Addr().String(), px.Addr())
-	}
-
-	<-runCtx.Done()
-	log.Info().Msg("hostd dev stopping")
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		err = errors.Join(err, e)
-	}
+	err = pl.run(map[string]func(context.Context) error{"proxy": px.Run}, func() {
+		printDevBanner(o.Out, adminLn.Addr().String(), px.Addr(), p, password, generated, o.Password != "")
+		log.Info().Str("admin", adminLn.Addr().String()).Str("proxy", px.Addr()).Str("state_dir", p.root).Msg("hostd dev ready")
+		if o.Ready != nil {
+			o.Ready(adminLn.Addr().String(), px.Addr())
+		}
+	})
 	log.Info().Err(err).Msg("hostd dev stopped")
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrUsage marks a start-up failure caused by the command line (bad flag
@@ -86,3 +87,6 @@ func writeListenJSON(path, admin, proxyAddr string) error {
 	}
 	return nil
 }
+
+// dialProbeTimeout bounds the proxy liveness probe of host-mode health.
+const dialProbeTimeout = 500 * time.Millisecond

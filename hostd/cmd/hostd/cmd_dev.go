@@ -38,14 +38,8 @@ func runDev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	fs.StringVar(&o.DevUpstreamCA, "dev-upstream-ca", "", "PEM CA file the proxy trusts for upstream TLS")
 	fs.Var(&agentEnv, "agent-env", "NAME=VALUE added to every agent process's environment (repeatable)")
 	fs.BoolVar(&consoleLog, "console-log", false, "human-readable logs instead of JSON lines")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	o.DevUpstreams, o.AgentEnv = upstreams, agentEnv
 	o.Password = os.Getenv(app.PasswordEnv)

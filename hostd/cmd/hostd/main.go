@@ -22,6 +22,9 @@ import (
 // errUsage marks a command-line mistake (exit code 2).
 var errUsage = errors.New("usage")
 
+// errHelp: the user asked for a subcommand's help, which was printed (exit 0).
+var errHelp = errors.New("help requested")
+
 type command struct {
 	name  string
 	usage string
@@ -34,6 +37,7 @@ func commands() []command {
 		{"admin-api", "run the admin API service (host mode)", runAdminAPI},
 		{"proxy", "run the enforcing network proxy (host mode)", runProxy},
 		{"helper", "run one root-owned helper: hostd helper NAME [args]", runHelper},
+		{"hash-password", "hash the admin password read from stdin into a file (bootstrap)", runHashPassword},
 	}
 }
 
@@ -58,7 +62,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		err := c.run(ctx, args[1:], stdin, stdout, stderr)
 		switch {
-		case err == nil:
+		case err == nil, errors.Is(err, errHelp):
 			return 0
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(stderr, "hostd %s: %v\n", c.name, err)
