@@ -1,0 +1,5 @@
+//go:build !race
+
+package devproc
+
+const raceEnabled = false
