@@ -18,8 +18,12 @@ func TestTaskRunsToCompletedWithEventsInOrder(t *testing.T) {
 		t.Fatalf("created status = %s", task.Status)
 	}
 	h.waitStatus(task.ID, tasks.StatusRunning)
-	if ids := h.orch.ActiveTaskIDs(agentrt.Codex); !slices.Equal(ids, []string{task.ID}) {
-		t.Fatalf("ActiveTaskIDs = %v", ids)
+	// Listed once its claim is committed and registered.
+	h.waitFor("the task to be listed active", func() bool {
+		return slices.Equal(h.orch.ActiveTaskIDs(agentrt.Codex), []string{task.ID})
+	})
+	if ids := h.orch.ActiveTaskIDs(agentrt.ClaudeCode); len(ids) != 0 {
+		t.Fatalf("ActiveTaskIDs(claude_code) = %v", ids)
 	}
 	close(g)
 	done := h.waitStatus(task.ID, tasks.StatusCompleted)

@@ -77,7 +77,9 @@ func TestKillDuringSlowStartAbortsTheStart(t *testing.T) {
 	never := gate()
 	h.codex.Push(fakert.Script{StartGate: never, Steps: []fakert.Step{fakert.Complete("never")}})
 	task := h.create(agentrt.Codex, "th", "x")
-	h.waitStatus(task.ID, tasks.StatusRunning)
+	if err := h.codex.WaitStarts(h.ctx(), 1); err != nil { // booting, not yet started
+		t.Fatal(err)
+	}
 	if err := h.orch.Kill(h.ctx(), task.ID); err != nil {
 		t.Fatalf("Kill: %v", err)
 	}

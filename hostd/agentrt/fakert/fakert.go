@@ -30,6 +30,7 @@ type Adapter struct {
 	probeCalls int
 	closeCalls int
 	turns      []*Turn
+	starts     []agentrt.TurnRequest // every StartTurn call, at entry
 	sessions   int
 	changed    chan struct{} // closed and replaced on every recorded change
 }
@@ -131,6 +132,8 @@ func (a *Adapter) nextScript(req agentrt.TurnRequest) Script {
 func (a *Adapter) StartTurn(ctx context.Context, req agentrt.TurnRequest) (agentrt.Turn, error) {
 	a.mu.Lock()
 	s := a.nextScript(req)
+	a.starts = append(a.starts, req)
+	a.changedLocked()
 	a.mu.Unlock()
 	if s.StartGate != nil {
 		select {
@@ -190,6 +193,21 @@ func (a *Adapter) Turns() []*Turn {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]*Turn(nil), a.turns...)
+}
+
+// Starts returns every StartTurn request so far, including ones still
+// waiting on a StartGate or failing with StartErr.
+func (a *Adapter) Starts() []agentrt.TurnRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]agentrt.TurnRequest(nil), a.starts...)
+}
+
+// WaitStarts blocks until StartTurn was called at least n times.
+func (a *Adapter) WaitStarts(ctx context.Context, n int) error {
+	_, err := waitFor(ctx, a, func() (struct{}, bool) { return struct{}{}, len(a.starts) >= n },
+		func() string { return fmt.Sprintf("%d of %d StartTurn calls", len(a.starts), n) })
+	return err
 }
 
 // Live counts turns that have not ended.

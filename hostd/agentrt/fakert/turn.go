@@ -222,6 +222,12 @@ func (t *Turn) say(text string, last *string) {
 
 func (t *Turn) take(r steerReq, last *string) {
 	t.mu.Lock()
+	if t.steeringClosed {
+		// Sent before the last steering point passed, seen after it.
+		t.mu.Unlock()
+		r.reply <- agentrt.ErrTurnEnded
+		return
+	}
 	t.steers = append(t.steers, r.text)
 	t.mu.Unlock()
 	r.reply <- nil
