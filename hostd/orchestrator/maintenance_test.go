@@ -32,7 +32,11 @@ func TestHourlyMaintenanceEnforcesRetentionAndForgottenThreadsStartFresh(t *test
 		ids = append(ids, task.ID)
 	}
 	for i := range 3 {
-		if _, _, err := h.st.BeginIdempotent(ctx, fmt.Sprintf("k%d", i), "POST", "/v1/tasks", h.clock.Now()); err != nil {
+		key := fmt.Sprintf("k%d", i)
+		if _, _, err := h.st.BeginIdempotent(ctx, key, "POST", "/v1/tasks", h.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.st.FinishIdempotent(ctx, key, 201, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,68 +24,84 @@ type IdempotencyRecord struct {
 // ErrNoReservation is returned when finishing a key that is not reserved.
 var ErrNoReservation = errors.New("no idempotency reservation for this key")
 
-// BeginIdempotent reserves key for (method, path) at now. A record created
-// after now-TTL is returned with existing=true and nothing changes; an
-// older one is replaced by the new reservation.
+// Reservations of requests still running live in memory only: they would
+// be dropped at the next start anyway (a restart ends every request), so
+// writing them durably would only add a commit wait to every mutating
+// request. Finished responses are written durably by FinishIdempotent.
+
+// BeginIdempotent reserves key for (method, path) at now. A reservation
+// still running, or a finished record created after now-TTL, is returned
+// with existing=true and nothing changes; an older record is replaced
+// when the new request finishes.
 func (s *Store) BeginIdempotent(ctx context.Context, key, method, path string, now time.Time) (rec IdempotencyRecord, existing bool, err error) {
-	err = s.write(ctx, func(tx *wtx) error {
-		var r IdempotencyRecord
-		var done int
-		var created int64
-		var body []byte
-		err := tx.queryRow(`SELECT method, path, done, status, body, created_at FROM idempotency WHERE key = ?`, key).
-			Scan(&r.Method, &r.Path, &done, &r.Status, &body, &created)
-		switch {
-		case err == nil && created > nanos(now.Add(-s.lim.IdempotencyTTL)):
-			r.Key, r.Done, r.Body, r.CreatedAt = key, done != 0, body, fromNanos(created)
-			if r.Done && r.Body == nil {
-				r.Body = []byte{} // an empty response body reads back as NULL
-			}
-			rec, existing = r, true
-			return nil
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("reading idempotency key: %w", err)
-		}
-		if _, err := tx.exec(`INSERT INTO idempotency (key, method, path, done, status, body, created_at)
-			VALUES (?, ?, ?, 0, 0, NULL, ?)
-			ON CONFLICT (key) DO UPDATE SET method = excluded.method, path = excluded.path,
-				done = 0, status = 0, body = NULL, created_at = excluded.created_at`,
-			key, method, path, nanos(now)); err != nil {
-			return fmt.Errorf("reserving idempotency key: %w", err)
-		}
-		rec = IdempotencyRecord{Key: key, Method: method, Path: path, CreatedAt: fromNanos(nanos(now))}
-		return nil
-	})
-	if err != nil {
-		return IdempotencyRecord{}, false, err
+	// Held across the read so a FinishIdempotent racing this call is seen
+	// either as its reservation or as its committed record.
+	s.idemMu.Lock()
+	defer s.idemMu.Unlock()
+	if r, ok := s.inflight[key]; ok {
+		return r, true, nil
 	}
-	return rec, existing, nil
+	var r IdempotencyRecord
+	var created int64
+	err = s.queryRow(ctx, `SELECT method, path, status, body, created_at FROM idempotency WHERE key = ?`, key).
+		Scan(&r.Method, &r.Path, &r.Status, &r.Body, &created)
+	switch {
+	case err == nil && created > nanos(now.Add(-s.lim.IdempotencyTTL)):
+		r.Key, r.Done, r.CreatedAt = key, true, fromNanos(created)
+		if r.Body == nil {
+			r.Body = []byte{} // an empty response body reads back as NULL
+		}
+		return r, true, nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return IdempotencyRecord{}, false, fmt.Errorf("reading idempotency key: %w", err)
+	}
+	rec = IdempotencyRecord{Key: key, Method: method, Path: path, CreatedAt: fromNanos(nanos(now))}
+	s.inflight[key] = rec
+	return rec, false, nil
 }
 
-// FinishIdempotent stores the first response for a reserved key.
+// FinishIdempotent durably stores the first response for a reserved key.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, body []byte) error {
+	s.idemMu.Lock()
+	r, ok := s.inflight[key]
+	s.idemMu.Unlock()
+	if !ok {
+		return ErrNoReservation
+	}
 	if body == nil {
 		body = []byte{}
 	}
-	return s.write(ctx, func(tx *wtx) error {
-		n, err := tx.execN(`UPDATE idempotency SET done = 1, status = ?, body = ? WHERE key = ?`, status, body, key)
-		if err != nil {
+	err := s.write(ctx, func(tx *wtx) error {
+		if _, err := tx.exec(`INSERT INTO idempotency (key, method, path, done, status, body, created_at)
+			VALUES (?, ?, ?, 1, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET method = excluded.method, path = excluded.path,
+				done = 1, status = excluded.status, body = excluded.body, created_at = excluded.created_at`,
+			key, r.Method, r.Path, status, body, nanos(r.CreatedAt)); err != nil {
 			return fmt.Errorf("storing the response for an idempotency key: %w", err)
-		}
-		if n == 0 {
-			return ErrNoReservation
 		}
 		return nil
 	})
+	if err != nil {
+		return err // still reserved: the caller may retry or abort
+	}
+	s.idemMu.Lock()
+	delete(s.inflight, key)
+	s.idemMu.Unlock()
+	return nil
 }
 
 // AbortIdempotent drops a reservation that has no response yet. A finished
 // record is kept.
 func (s *Store) AbortIdempotent(ctx context.Context, key string) error {
-	return s.write(ctx, func(tx *wtx) error {
-		if _, err := tx.exec(`DELETE FROM idempotency WHERE key = ? AND done = 0`, key); err != nil {
-			return fmt.Errorf("dropping an idempotency reservation: %w", err)
-		}
-		return nil
-	})
+	s.idemMu.Lock()
+	delete(s.inflight, key)
+	s.idemMu.Unlock()
+	return nil
+}
+
+// InFlightIdempotent counts reservations whose request has not finished.
+func (s *Store) InFlightIdempotent() int {
+	s.idemMu.Lock()
+	defer s.idemMu.Unlock()
+	return len(s.inflight)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 )
@@ -56,17 +57,53 @@ func TestIdempotencyReserveFinishReplayAndExpiry(t *testing.T) {
 	if _, _, err := s.BeginIdempotent(ctx, "inflight", "POST", "/v1/tasks", now.Add(25*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	if s.InFlightIdempotent() != 1 {
+		t.Fatalf("in flight = %d", s.InFlightIdempotent())
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openAt(t, path, Options{})
-	if s.Recovery().DroppedReservations != 1 {
-		t.Fatalf("recovery = %+v", s.Recovery())
-	}
 	if _, existing, _ := s.BeginIdempotent(ctx, "inflight", "POST", "/v1/tasks", now.Add(25*time.Hour)); existing {
 		t.Fatal("in-flight reservation survived the restart")
 	}
 	if _, existing, _ := s.BeginIdempotent(ctx, "k1", "POST", "/v1/tasks", now.Add(25*time.Hour)); !existing {
 		t.Fatal("finished record lost in the restart")
+	}
+}
+
+func TestConcurrentRequestsWithOneKeyRunExactlyOnce(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	ctx := context.Background()
+	now := time.Now()
+	const n = 32
+	var mu sync.Mutex
+	owners := 0
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			rec, existing, err := s.BeginIdempotent(ctx, "same", "POST", "/v1/tasks", now)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !existing {
+				mu.Lock()
+				owners++
+				mu.Unlock()
+				if err := s.FinishIdempotent(ctx, rec.Key, 201, []byte("first")); err != nil {
+					t.Error(err)
+				}
+			} else if rec.Done && string(rec.Body) != "first" {
+				t.Errorf("replay body %q", rec.Body)
+			}
+		})
+	}
+	wg.Wait()
+	if owners != 1 {
+		t.Fatalf("%d requests ran for one key", owners)
+	}
+	if rec, existing, _ := s.BeginIdempotent(ctx, "same", "POST", "/v1/tasks", now); !existing || !rec.Done || rec.Status != 201 {
+		t.Fatalf("after the race: %+v %v", rec, existing)
 	}
 }

@@ -83,7 +83,8 @@ type RecoveryReport struct {
 	// FailedTasks were running when the previous process stopped.
 	FailedTasks []string
 	// DroppedReservations were Idempotency-Key reservations whose request
-	// never finished.
+	// never finished, found in the file (only stores written before
+	// reservations moved to memory have any).
 	DroppedReservations int
 	// MigratedFrom is the schema version found (0 for a new file); equal
 	// to SchemaVersion when no migration ran.
@@ -108,6 +109,9 @@ type Store struct {
 
 	rmu    sync.Mutex
 	rstmts map[string]*sql.Stmt
+
+	idemMu   sync.Mutex
+	inflight map[string]IdempotencyRecord // reservations of running requests
 
 	closeOnce sync.Once
 	closeErr  error
@@ -144,7 +148,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Readers <= 0 {
 		opts.Readers = 4
 	}
-	s := &Store{path: path, now: opts.Now, lim: opts.Limits.withDefaults(), rstmts: make(map[string]*sql.Stmt)}
+	s := &Store{path: path, now: opts.Now, lim: opts.Limits.withDefaults(), rstmts: make(map[string]*sql.Stmt), inflight: make(map[string]IdempotencyRecord)}
 	if err := s.lockFile(); err != nil {
 		return nil, err
 	}

@@ -84,22 +84,20 @@ func (s *Store) createTask(tx *wtx, nt NewTask) (tasks.Task, error) {
 }
 
 // useThread claims threadID for rt if it is new, checks ownership if not,
-// and marks it used at now.
+// and marks it used at now. (On a conflict the caller's savepoint undoes
+// the touch.)
 func (s *Store) useThread(tx *wtx, threadID string, rt agentrt.Type, now int64) error {
 	var owner string
-	err := tx.queryRow(`SELECT runtime FROM threads WHERE id = ?`, threadID).Scan(&owner)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		if _, err := tx.exec(`INSERT INTO threads (id, runtime, last_used_at) VALUES (?, ?, ?)`, threadID, string(rt), now); err != nil {
-			return fmt.Errorf("recording thread %q: %w", threadID, err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("looking up thread %q: %w", threadID, err)
-	case owner != string(rt):
+	err := tx.queryRow(`INSERT INTO threads (id, runtime, last_used_at) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET last_used_at = MAX(last_used_at, excluded.last_used_at)
+		RETURNING runtime`, threadID, string(rt), now).Scan(&owner)
+	if err != nil {
+		return fmt.Errorf("recording thread %q: %w", threadID, err)
+	}
+	if owner != string(rt) {
 		return fmt.Errorf("%w: thread %q belongs to the %s runtime; use another thread_id for %s", tasks.ErrConflict, threadID, owner, rt)
 	}
-	return s.touchThread(tx, threadID, now)
+	return nil
 }
 
 func (s *Store) touchThread(tx *wtx, threadID string, now int64) error {
