@@ -13,24 +13,29 @@ import (
 	"github.com/trustyclaw/trustyclaw/hostd/tasks"
 )
 
-// createLatencies creates n tasks from `clients` goroutines against a
-// fresh store and returns every call's latency, sorted.
-func createLatencies(b *testing.B, opts Options, clients, n int) []time.Duration {
+const benchClients = 16
+
+func benchStore(b *testing.B, opts Options) *Store {
 	b.Helper()
-	opts.Limits.QueuedTasks = n + 1
 	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "admin.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// measure runs n calls of fn from benchClients goroutines and returns the
+// sorted latencies.
+func measure(b *testing.B, n int, fn func(i int) error) []time.Duration {
+	b.Helper()
 	lat := make([]time.Duration, n)
 	var wg sync.WaitGroup
-	ctx := context.Background()
-	for c := range clients {
+	for c := range benchClients {
 		wg.Go(func() {
-			for i := c; i < n; i += clients {
+			for i := c; i < n; i += benchClients {
 				start := time.Now()
-				_, err := s.CreateTask(ctx, NewTask{Runtime: agentrt.Codex, ThreadID: fmt.Sprintf("th-%d", i%50), Input: "benchmark task input"})
+				err := fn(i)
 				lat[i] = time.Since(start)
 				if err != nil {
 					b.Error(err)
@@ -40,56 +45,105 @@ func createLatencies(b *testing.B, opts Options, clients, n int) []time.Duration
 		})
 	}
 	wg.Wait()
-	ws := s.WriterStats()
-	b.Logf("MaxBatch %d: %d ops in %d batches (%.1f per batch)", opts.MaxBatch, ws.Ops, ws.Batches, float64(ws.Ops)/float64(ws.Batches))
 	slices.Sort(lat)
 	return lat
 }
 
-func pct(lat []time.Duration, p float64) float64 {
+func ms(lat []time.Duration, p float64) float64 {
 	return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) / 1000
 }
 
-// BenchmarkCreateTask16Clients measures task create (durable commit:
-// WAL + synchronous=FULL) at 16 concurrent clients, with group commit and
-// with it turned off (MaxBatch 1), side by side in one run. One iteration
-// is a complete measurement of 2,000 creates per mode.
+func newTask(i int) NewTask {
+	return NewTask{Runtime: agentrt.Codex, ThreadID: fmt.Sprintf("th-%d", i%50), Input: "benchmark task input"}
+}
+
+// BenchmarkCreateTask16Clients measures task create (a durable commit:
+// WAL + synchronous=FULL, fsync before return) at 16 concurrent clients,
+// with group commit and with it off (MaxBatch 1), side by side. One
+// iteration is a complete measurement of 2,000 creates per mode.
 func BenchmarkCreateTask16Clients(b *testing.B) {
-	const clients, n = 16, 2000
+	const n = 2000
+	ctx := context.Background()
 	for range b.N {
-		group := createLatencies(b, Options{}, clients, n)
-		single := createLatencies(b, Options{MaxBatch: 1}, clients, n)
-		b.ReportMetric(pct(group, 0.50), "group-p50-ms")
-		b.ReportMetric(pct(group, 0.99), "group-p99-ms")
-		b.ReportMetric(pct(single, 0.50), "single-p50-ms")
-		b.ReportMetric(pct(single, 0.99), "single-p99-ms")
-		b.ReportMetric(pct(single, 0.50)/pct(group, 0.50), "p50-speedup-x")
+		var res [2][]time.Duration
+		var batch [2]float64
+		for mode, maxBatch := range []int{0, 1} {
+			s := benchStore(b, Options{MaxBatch: maxBatch, Limits: Limits{QueuedTasks: n + 1}})
+			res[mode] = measure(b, n, func(i int) error {
+				_, err := s.CreateTask(ctx, newTask(i))
+				return err
+			})
+			ws := s.WriterStats()
+			batch[mode] = float64(ws.Ops) / float64(ws.Batches)
+		}
+		b.ReportMetric(ms(res[0], 0.50), "group-p50-ms")
+		b.ReportMetric(ms(res[0], 0.99), "group-p99-ms")
+		b.ReportMetric(batch[0], "group-ops/commit")
+		b.ReportMetric(ms(res[1], 0.50), "single-p50-ms")
+		b.ReportMetric(ms(res[1], 0.99), "single-p99-ms")
+		b.ReportMetric(ms(res[1], 0.50)/ms(res[0], 0.50), "p50-speedup-x")
 	}
 }
 
-// BenchmarkEventsPage measures reading a page of 100 events from the
-// middle of a full (10,000-event) log.
-func BenchmarkEventsPage(b *testing.B) {
-	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "admin.db"), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+// BenchmarkIdempotentCreate16Clients measures what the admin API's task
+// create costs in the store: reserve the Idempotency-Key, create the
+// task, durably store the response (two commits), at 16 clients.
+func BenchmarkIdempotentCreate16Clients(b *testing.B) {
+	const n = 2000
 	ctx := context.Background()
-	if err := s.write(ctx, func(tx *wtx) error {
-		for range tasks.MaxEvents {
-			if err := s.appendEvent(tx, tasks.EventRuntimeActive, "", []byte(`{"agent_runtime":"codex"}`)); err != nil {
+	for range b.N {
+		s := benchStore(b, Options{Limits: Limits{QueuedTasks: n + 1}})
+		lat := measure(b, n, func(i int) error {
+			key := fmt.Sprintf("key-%d", i)
+			if _, existing, err := s.BeginIdempotent(ctx, key, "POST", "/v1/tasks", time.Now()); err != nil || existing {
+				return fmt.Errorf("begin: %v existing=%v", err, existing)
+			}
+			t, err := s.CreateTask(ctx, newTask(i))
+			if err != nil {
 				return err
 			}
-		}
-		return nil
-	}); err != nil {
-		b.Fatal(err)
+			return s.FinishIdempotent(ctx, key, 201, []byte(`{"task_id":"`+t.ID+`"}`))
+		})
+		b.ReportMetric(ms(lat, 0.50), "p50-ms")
+		b.ReportMetric(ms(lat, 0.99), "p99-ms")
 	}
-	b.ResetTimer()
-	for i := range b.N {
-		if _, err := s.Events(ctx, tasks.EventQuery{Since: int64(i % 9000), Limit: 100}); err != nil {
+}
+
+// BenchmarkReads16Clients measures a page of the active list (5 tasks,
+// with queue positions, 1,000 queued) and a page of events (5, from a
+// random point of a full 10,000-event log) at 16 concurrent readers.
+func BenchmarkReads16Clients(b *testing.B) {
+	const n = 4000
+	ctx := context.Background()
+	for range b.N {
+		s := benchStore(b, Options{})
+		if err := s.write(ctx, func(tx *wtx) error {
+			for i := range tasks.MaxQueuedTasks {
+				if _, err := s.createTask(tx, newTask(i)); err != nil {
+					return err
+				}
+			}
+			for range tasks.MaxEvents {
+				if err := s.appendEvent(tx, tasks.EventRuntimeActive, "", []byte(`{"agent_runtime":"codex"}`)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
 			b.Fatal(err)
 		}
+		last, _ := s.LastSeq(ctx)
+		list := measure(b, n, func(i int) error {
+			_, err := s.ListActive(ctx, "", 5)
+			return err
+		})
+		events := measure(b, n, func(i int) error {
+			_, err := s.Events(ctx, tasks.EventQuery{Since: last - int64(i*7919%tasks.MaxEvents), Limit: 5})
+			return err
+		})
+		b.ReportMetric(ms(list, 0.50), "list-p50-ms")
+		b.ReportMetric(ms(list, 0.99), "list-p99-ms")
+		b.ReportMetric(ms(events, 0.50), "events-p50-ms")
+		b.ReportMetric(ms(events, 0.99), "events-p99-ms")
 	}
 }

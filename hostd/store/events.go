@@ -77,13 +77,13 @@ func (s *Store) Events(ctx context.Context, q tasks.EventQuery) ([]tasks.Event, 
 			if err != nil {
 				return fmt.Errorf("looking up task %q: %w", q.TaskID, err)
 			}
-			rows, err = tx.QueryContext(ctx, `SELECT seq, id, ts, type, task_id, payload FROM events
+			rows, err = s.txQuery(ctx, tx, `SELECT seq, id, ts, type, task_id, payload FROM events
 				WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?`, q.TaskID, since, limit)
 			if err != nil {
 				return fmt.Errorf("reading events of task %q: %w", q.TaskID, err)
 			}
 		} else {
-			rows, err = tx.QueryContext(ctx, `SELECT seq, id, ts, type, task_id, payload FROM events
+			rows, err = s.txQuery(ctx, tx, `SELECT seq, id, ts, type, task_id, payload FROM events
 				WHERE seq > ? ORDER BY seq LIMIT ?`, since, limit)
 			if err != nil {
 				return fmt.Errorf("reading events: %w", err)

@@ -26,9 +26,11 @@ func (s *Store) ListActive(ctx context.Context, lastSeenTaskID string, limit int
 	limit = min(limit, MaxActivePage)
 	var out []tasks.ListedTask
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		rank, ord := -1, int64(-1)
+		afterRunning, afterQueued := int64(0), int64(0) // ord cursors per section
+		skipRunning := false
 		if lastSeenTaskID != "" {
 			var status string
+			var ord int64
 			err := tx.QueryRowContext(ctx, `SELECT status, ord FROM tasks WHERE id = ?`, lastSeenTaskID).Scan(&status, &ord)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("%w: last_seen_task_id %q names no retained task", tasks.ErrNotFound, lastSeenTaskID)
@@ -36,43 +38,59 @@ func (s *Store) ListActive(ctx context.Context, lastSeenTaskID string, limit int
 			if err != nil {
 				return fmt.Errorf("reading task %q: %w", lastSeenTaskID, err)
 			}
-			rank = 0
 			if tasks.Status(status) == tasks.StatusQueued {
-				rank = 1
+				skipRunning, afterQueued = true, ord
+			} else {
+				afterRunning = ord
 			}
 		}
-		rows, err := tx.QueryContext(ctx, `
-			WITH active AS (
-				SELECT `+taskCols+`, ord,
-					CASE status WHEN 'running' THEN 0 ELSE 1 END AS rank,
-					CASE status WHEN 'running' THEN 0
-						ELSE ROW_NUMBER() OVER (PARTITION BY status ORDER BY ord) END AS pos
-				FROM tasks WHERE status IN ('running', 'queued'))
-			SELECT `+taskCols+`, pos FROM active
-			WHERE (rank, ord) > (?, ?)
-			ORDER BY rank, ord LIMIT ?`, rank, ord, limit)
-		if err != nil {
-			return fmt.Errorf("listing active tasks: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var lt tasks.ListedTask
-			var pos int
-			t, err := scanTask(scanFunc(func(dest ...any) error { return rows.Scan(append(dest, &pos)...) }))
+		if !skipRunning {
+			page, err := s.activeSection(ctx, tx, tasks.StatusRunning, afterRunning, limit)
 			if err != nil {
-				return fmt.Errorf("reading an active task: %w", err)
+				return err
 			}
-			lt.Task, lt.QueuePosition = t, pos
-			out = append(out, lt)
+			out = append(out, page...)
 		}
-		return rows.Err()
+		if len(out) == limit {
+			return nil
+		}
+		page, err := s.activeSection(ctx, tx, tasks.StatusQueued, afterQueued, limit-len(out))
+		if err != nil || len(page) == 0 {
+			return err
+		}
+		// Queue positions are absolute: count the queued tasks ahead.
+		var ahead int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND ord < (SELECT ord FROM tasks WHERE id = ?)`,
+			page[0].ID).Scan(&ahead); err != nil {
+			return fmt.Errorf("counting queued tasks: %w", err)
+		}
+		for i := range page {
+			page[i].QueuePosition = ahead + 1 + i
+		}
+		out = append(out, page...)
+		return nil
 	})
 	return out, err
 }
 
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+// activeSection reads up to limit tasks of one status with ord > after,
+// in order (QueuePosition left 0).
+func (s *Store) activeSection(ctx context.Context, tx *sql.Tx, status tasks.Status, after int64, limit int) ([]tasks.ListedTask, error) {
+	rows, err := s.txQuery(ctx, tx, `SELECT `+taskCols+` FROM tasks WHERE status = ? AND ord > ? ORDER BY ord LIMIT ?`, string(status), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s tasks: %w", status, err)
+	}
+	defer rows.Close()
+	var out []tasks.ListedTask
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading a %s task: %w", status, err)
+		}
+		out = append(out, tasks.ListedTask{Task: t})
+	}
+	return out, rows.Err()
+}
 
 // QueuedTasks calls fn for each queued task in creation order until fn
 // returns false. It reads one snapshot; fn must not call the store.
