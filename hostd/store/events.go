@@ -105,7 +105,13 @@ func (s *Store) Events(ctx context.Context, q tasks.EventQuery) ([]tasks.Event, 
 		}
 		return rows.Err()
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []tasks.Event{}
+	}
+	return out, nil
 }
 
 // LastSeq is the newest event's seq (0 when there is none). Used by tests

@@ -70,7 +70,13 @@ func (s *Store) ListActive(ctx context.Context, lastSeenTaskID string, limit int
 		out = append(out, page...)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []tasks.ListedTask{}
+	}
+	return out, nil
 }
 
 // activeSection reads up to limit tasks of one status with ord > after,

@@ -110,3 +110,17 @@ func TestThreadTasksNewestUpdatedFirst(t *testing.T) {
 		t.Fatalf("unknown thread: %v", err)
 	}
 }
+
+func TestEmptyListsAreEmptyNotNil(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	ctx := context.Background()
+	if l, err := s.ListActive(ctx, "", 5); err != nil || l == nil {
+		t.Fatalf("ListActive = %#v, %v", l, err)
+	}
+	if e, err := s.Events(ctx, tasks.EventQuery{}); err != nil || e == nil {
+		t.Fatalf("Events = %#v, %v", e, err)
+	}
+	if th, err := s.Threads(ctx); err != nil || th == nil {
+		t.Fatalf("Threads = %#v, %v", th, err)
+	}
+}

@@ -105,7 +105,13 @@ func (s *Store) Threads(ctx context.Context) ([]tasks.Thread, error) {
 		}
 		return active.Err()
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []tasks.Thread{}
+	}
+	return out, nil
 }
 
 // ThreadTasks lists a thread's retained tasks, newest UpdatedAt first (task
