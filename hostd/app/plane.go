@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -44,6 +45,9 @@ type plane struct {
 	store   *store.Store
 	orch    *orchestrator.Orchestrator
 	sup     *supervisor.Supervisor
+	// supReady publishes sup to the orchestrator's status function, which
+	// may run on other goroutines.
+	supReady atomic.Pointer[supervisor.Supervisor]
 	handler http.Handler
 	ctx     context.Context
 	stop    context.CancelFunc
@@ -78,10 +82,11 @@ func openPlane(ctx context.Context, cfg planeConfig) (*plane, error) {
 		Store:    st,
 		Adapters: cfg.Runtimes.List(),
 		Status: orchestrator.StatusFunc(func(t agentrt.Type) agentrt.State {
-			if p.sup == nil {
+			sup := p.supReady.Load()
+			if sup == nil {
 				return agentrt.State{Type: t, Status: agentrt.StatusLoading}
 			}
-			return p.sup.State(t)
+			return sup.State(t)
 		}),
 		Logger: cfg.Log,
 	})
@@ -102,6 +107,7 @@ func openPlane(ctx context.Context, cfg planeConfig) (*plane, error) {
 		p.close()
 		return nil, fmt.Errorf("start runtime supervisor: %w", err)
 	}
+	p.supReady.Store(p.sup)
 	p.handler = adminapi.New(adminapi.Config{
 		AgentName:   cfg.AgentName,
 		Tasks:       p.orch,
