@@ -41,16 +41,16 @@ type planeConfig struct {
 
 // plane is an assembled admin plane, not yet running.
 type plane struct {
-	cfg     planeConfig
-	store   *store.Store
-	orch    *orchestrator.Orchestrator
-	sup     *supervisor.Supervisor
+	cfg   planeConfig
+	store *store.Store
+	orch  *orchestrator.Orchestrator
+	sup   *supervisor.Supervisor
 	// supReady publishes sup to the orchestrator's status function, which
 	// may run on other goroutines.
 	supReady atomic.Pointer[supervisor.Supervisor]
-	handler http.Handler
-	ctx     context.Context
-	stop    context.CancelFunc
+	handler  http.Handler
+	ctx      context.Context
+	stop     context.CancelFunc
 }
 
 // openPlane opens the admin store (refusing one from a newer hostd before
