@@ -12,7 +12,7 @@ import (
 	"github.com/trustyclaw/trustyclaw/hostd/agentenv"
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt"
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt/agentproc"
-	"github.com/trustyclaw/trustyclaw/hostd/agentrt/internal/fakemodel"
+	"github.com/trustyclaw/trustyclaw/hostd/internal/fakemodel"
 	"github.com/trustyclaw/trustyclaw/hostd/logging"
 )
 

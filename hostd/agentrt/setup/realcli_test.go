@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt"
-	"github.com/trustyclaw/trustyclaw/hostd/agentrt/internal/fakemodel"
+	"github.com/trustyclaw/trustyclaw/hostd/internal/fakemodel"
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt/supervisor"
 	"github.com/trustyclaw/trustyclaw/hostd/logging"
 )
