@@ -88,7 +88,6 @@ type Proc struct {
 	cmd    *exec.Cmd
 	out    *syncBuffer
 	done   chan struct{}
-	waitMu sync.Mutex
 	err    error
 	client *http.Client
 }
