@@ -39,9 +39,10 @@ type Reply struct {
 
 // Request is one model request the fake received.
 type Request struct {
-	Path string
-	Body string
-	At   time.Time // when the request arrived
+	Path   string
+	Body   string
+	Header http.Header
+	At     time.Time // when the request arrived
 }
 
 // Server is a running fake.
@@ -63,7 +64,15 @@ type Server struct {
 // Start starts a fake whose replies come from script; dir receives the
 // CA file.
 func Start(dir string, script func(r Request) Reply) (*Server, error) {
-	caPEM, cert, err := makeCerts()
+	return StartNamed(dir, nil, script)
+}
+
+// StartNamed is Start with a certificate also valid for the extra DNS
+// names (e.g. a provider host that `hostd dev --dev-upstream` maps here).
+// Besides /v1/responses it serves the ChatGPT backend's
+// /backend-api/codex/responses with the same Responses API stream.
+func StartNamed(dir string, names []string, script func(r Request) Reply) (*Server, error) {
+	caPEM, cert, err := makeCerts(names)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +87,7 @@ func Start(dir string, script func(r Request) Reply) (*Server, error) {
 	s := &Server{Addr: ln.Addr().String(), CAFile: caFile, ln: ln, script: script}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/responses", s.openAI)
+	mux.HandleFunc("/backend-api/codex/responses", s.openAI)
 	mux.HandleFunc("/v1/messages", s.anthropic)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -100,7 +110,7 @@ func (s *Server) record(r *http.Request) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	req := Request{Path: r.URL.Path, Body: string(b), At: time.Now()}
+	req := Request{Path: r.URL.Path, Body: string(b), Header: r.Header.Clone(), At: time.Now()}
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
 	s.mu.Unlock()
@@ -229,7 +239,7 @@ func LastUserText(body string) string {
 	return last
 }
 
-func makeCerts() ([]byte, tls.Certificate, error) {
+func makeCerts(extra []string) ([]byte, tls.Certificate, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, tls.Certificate{}, err
@@ -252,7 +262,7 @@ func makeCerts() ([]byte, tls.Certificate, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "model.e2e.test"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames:    []string{"model.e2e.test", "*.e2e.test", "localhost"},
+		DNSNames:    append([]string{"model.e2e.test", "*.e2e.test", "localhost"}, extra...),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
