@@ -35,6 +35,11 @@ var (
 	bothRTs  = []runtime{codexRT, claudeRT}
 )
 
+// providerHosts are the managed provider bundles' hosts. Every harness
+// maps them to the fake model too, so nothing a CLI sends to them after
+// the policy allows it can leave loopback.
+var providerHosts = []string{"api.openai.com", "auth.openai.com", "chatgpt.com", "api.anthropic.com", "platform.claude.com"}
+
 // defaultCodexConfig is the operator's own config.toml in the agent home:
 // API-key auth against a custom provider at the model host (hostd never
 // writes this file; the test plays the operator).
@@ -114,6 +119,7 @@ func start(t testing.TB, c config) *harness {
 		c.codexConfig = defaultCodexConfig
 	}
 	state := t.TempDir()
+	c.names = append(append([]string(nil), providerHosts...), c.names...)
 	model, err := fakemodel.StartNamed(state, c.names, c.script)
 	if err != nil {
 		t.Fatal(err)

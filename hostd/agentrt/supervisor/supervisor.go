@@ -196,6 +196,7 @@ func (s *Supervisor) probe(ctx context.Context, t agentrt.Type, afterLogin bool)
 	log := s.log.With().Str(logging.FieldRuntime, string(t)).Logger()
 	var res agentrt.ProbeResult
 	var err error
+	s.pinBeforeProbe(ctx, t)
 	if a == nil {
 		err = errors.New("no adapter configured (CLI not installed?)")
 	} else {
@@ -237,7 +238,7 @@ func (s *Supervisor) probe(ctx context.Context, t agentrt.Type, afterLogin bool)
 		if accErr != nil {
 			log.Info().Err(accErr).Msg("no account to pin (API-key or custom provider?)")
 		} else if acc != prevAcc || pinValue(acc, t) != pinned || afterLogin {
-			s.storeAndPin(ctx, t, acc)
+			s.storeAndPin(ctx, t, acc, afterLogin)
 		}
 	}
 	if afterLogin && err == nil && res.LoggedIn {
@@ -254,7 +255,41 @@ func pinValue(a agentrt.Account, t agentrt.Type) string {
 	return a.AccountID
 }
 
-func (s *Supervisor) storeAndPin(ctx context.Context, t agentrt.Type, acc agentrt.Account) {
+// pinBeforeProbe writes the pin of the account the agent home names (if
+// any, and if not pinned already) before the runtime is probed. Codex's
+// own status call (account/read under ChatGPT auth) already talks to
+// chatgpt.com through the proxy (workspace routing discovery), which the
+// OpenAI account guard denies while nothing is pinned: pinning only after
+// a successful probe would leave a ChatGPT-logged-in Codex in error
+// forever (found by hostd/e2e).
+func (s *Supervisor) pinBeforeProbe(ctx context.Context, t agentrt.Type) {
+	if s.opts.Accounts == nil || s.opts.Pins == nil {
+		return
+	}
+	acc, err := s.opts.Accounts.ReadAccount(ctx, t)
+	value := pinValue(acc, t)
+	if err != nil || value == "" {
+		return
+	}
+	s.mu.Lock()
+	st := s.rt[t]
+	skip := !st.enabled || st.pinned == value
+	s.mu.Unlock()
+	if skip {
+		return
+	}
+	if err := s.opts.Pins.SetAccountPin(ctx, t.Provider(), value); err != nil {
+		s.log.Error().Err(err).Str(logging.FieldRuntime, string(t)).Msg("write provider account pin")
+		return
+	}
+	s.mu.Lock()
+	st.pinned = value
+	s.mu.Unlock()
+}
+
+// storeAndPin stores the account metadata and writes its pin, unless
+// that very pin is already written (force re-writes it, after a login).
+func (s *Supervisor) storeAndPin(ctx context.Context, t agentrt.Type, acc agentrt.Account, force bool) {
 	log := s.log.With().Str(logging.FieldRuntime, string(t)).Logger()
 	if err := s.saveAccounts(); err != nil {
 		log.Error().Err(err).Msg("store account metadata")
@@ -263,6 +298,12 @@ func (s *Supervisor) storeAndPin(ctx context.Context, t agentrt.Type, acc agentr
 		return
 	}
 	value := pinValue(acc, t)
+	s.mu.Lock()
+	done := s.rt[t].pinned == value && value != ""
+	s.mu.Unlock()
+	if done && !force {
+		return
+	}
 	if err := s.opts.Pins.SetAccountPin(ctx, t.Provider(), value); err != nil {
 		log.Error().Err(err).Msg("write provider account pin")
 		return

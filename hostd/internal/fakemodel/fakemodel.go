@@ -88,6 +88,11 @@ func StartNamed(dir string, names []string, script func(r Request) Reply) (*Serv
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/responses", s.openAI)
 	mux.HandleFunc("/backend-api/codex/responses", s.openAI)
+	mux.HandleFunc("/backend-api/wham/accounts/check", s.accountsCheck)
+	mux.HandleFunc("/backend-api/codex/models", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"models":[]}`)
+	})
 	mux.HandleFunc("/v1/messages", s.anthropic)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -168,6 +173,27 @@ func (s *Server) openAI(w http.ResponseWriter, r *http.Request) {
 	e.event("response.output_item.done", map[string]any{"output_index": 0, "item": item})
 	e.event("response.completed", map[string]any{"response": map[string]any{"id": id,
 		"usage": map[string]any{"input_tokens": 1, "input_tokens_details": map[string]any{"cached_tokens": 0}, "output_tokens": 1, "output_tokens_details": map[string]any{"reasoning_tokens": 0}, "total_tokens": 2}}})
+}
+
+// accountsCheck answers the ChatGPT workspace discovery Codex runs under
+// ChatGPT auth before a status read or a turn: one personal workspace,
+// the account the request names, no routing constraint (Codex then keeps
+// its configured backend origin).
+func (s *Server) accountsCheck(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("ChatGPT-Account-ID")
+	if id == "" {
+		http.Error(w, `{"error":{"message":"no account header"}}`, http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"accounts": []any{map[string]any{
+			"id": id, "structure": "personal", "plan_type": "pro",
+			"workspace_backend_origin": "NO_CONSTRAINT", "account_routing_override": "NO_CONSTRAINT",
+		}},
+		"account_ordering":   []string{id},
+		"default_account_id": id,
+	})
 }
 
 // anthropic streams a Messages API answer with one text block.
