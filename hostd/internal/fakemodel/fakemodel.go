@@ -90,6 +90,10 @@ func StartNamed(dir string, names []string, script func(r Request) Reply) (*Serv
 	mux.HandleFunc("/backend-api/codex/responses", s.openAI)
 	mux.HandleFunc("/backend-api/wham/accounts/check", s.accountsCheck)
 	mux.HandleFunc("/backend-api/codex/models", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.record(r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"models":[]}`)
 	})
@@ -103,7 +107,8 @@ func StartNamed(dir string, names []string, script func(r Request) Reply) (*Serv
 // Close stops the server.
 func (s *Server) Close() { _ = s.srv.Close() }
 
-// Requests returns the model requests received so far.
+// Requests returns the requests received so far: model requests and the
+// ChatGPT backend reads (workspace check, model list).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,6 +185,10 @@ func (s *Server) openAI(w http.ResponseWriter, r *http.Request) {
 // the account the request names, no routing constraint (Codex then keeps
 // its configured backend origin).
 func (s *Server) accountsCheck(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.record(r); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	id := r.Header.Get("ChatGPT-Account-ID")
 	if id == "" {
 		http.Error(w, `{"error":{"message":"no account header"}}`, http.StatusUnauthorized)
