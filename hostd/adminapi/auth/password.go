@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -75,7 +76,14 @@ func (h Hash) String() string {
 }
 
 func (h Hash) derive(password string, n int) []byte {
-	return argon2.IDKey([]byte(password), h.Salt, h.Time, h.MemoryKiB, h.Threads, uint32(n))
+	key := argon2.IDKey([]byte(password), h.Salt, h.Time, h.MemoryKiB, h.Threads, uint32(n))
+	// The KDF's work area (MemoryKiB, 19 MiB by default) is garbage now,
+	// but an idle daemon may not collect for minutes and keeps it
+	// resident until then: hand it back to the OS at once. KDF runs are
+	// rare (the first correct presentation per process, throttled
+	// failures), and one more GC is small next to the KDF itself.
+	debug.FreeOSMemory()
+	return key
 }
 
 // Matches runs the KDF over password and compares in constant time.
