@@ -175,6 +175,18 @@ func (h *harness) startHostd() {
 	})
 }
 
+// restartClean stops hostd with SIGTERM (running turns stop, warm
+// app-servers close) and starts it again on the same state dir.
+func (h *harness) restartClean() {
+	h.t.Helper()
+	left := descendants(h.hostd.PID())
+	if err := h.hostd.Stop(); err != nil {
+		h.t.Fatalf("hostd did not stop cleanly: %v\n%s", err, tail(h.hostd.Output(), 4000))
+	}
+	killLeftovers(h.t, left)
+	h.startHostd()
+}
+
 // restartHard SIGKILLs hostd (as a crash or power loss would) and starts
 // it again on the same state dir. Agent processes it left behind are
 // killed too, like a reboot would.
