@@ -182,4 +182,3 @@ func (d directClaude) turn(b *testing.B, text string) time.Duration {
 	}
 	return took
 }
-
