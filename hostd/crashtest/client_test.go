@@ -97,6 +97,9 @@ func (c *client) create() {
 	key := newKey()
 	st, resp, raw := c.call("POST", "/v1/tasks", body, key)
 	if st == 0 {
+		c.w.mu.Lock()
+		c.w.lost = append(c.w.lost, lostCreate{key: key, label: label, thread: thread, body: raw})
+		c.w.mu.Unlock()
 		c.pause()
 		return
 	}

@@ -264,8 +264,58 @@ func verifyAfterRestart(t *testing.T, p *devproc.Proc, w *world, cycle int, wate
 				cycle, a.method, a.path, a.key, a.kind, a.cycle, st, resp, err, a.status, a.resp)
 		}
 	}
+	retryLostCreates(t, p, w, cycle)
 	for _, v := range w.takeViolations() {
 		t.Errorf("cycle %d, after restart: %s", cycle, v)
+	}
+}
+
+// retryLostCreates sends every create whose answer was lost in the kill
+// again with its Idempotency-Key, as a client would. The retry must
+// succeed; it is recorded like any create. The store does not write the
+// key's record in the task's transaction, so a create that committed just
+// before the kill runs again on retry: such duplicates are counted and
+// logged (the contract promises replays of answered requests only).
+func retryLostCreates(t *testing.T, p *devproc.Proc, w *world, cycle int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w.mu.Lock()
+	lost := w.lost
+	w.lost = nil
+	w.mu.Unlock()
+	for _, l := range lost {
+		st, resp, err := p.DoKey(ctx, "POST", "/v1/tasks", l.body, l.key)
+		var v taskView
+		if err != nil || st != http.StatusOK || json.Unmarshal(resp, &v) != nil {
+			t.Errorf("cycle %d: retry of lost create %s: %d %s %v", cycle, l.label, st, resp, err)
+			continue
+		}
+		var in struct {
+			InputMessage string `json:"input_message"`
+		}
+		_ = json.Unmarshal(l.body, &in)
+		w.addTask(&taskRec{id: v.TaskID, thread: l.thread, label: l.label, hang: strings.Contains(in.InputMessage, " hang"),
+			created: v, input: v.InputMessage, runningIn: -1})
+		w.addAck(ack{cycle: cycle + 1, kind: "create-retry", method: "POST", path: "/v1/tasks", key: l.key, body: l.body, status: st, resp: resp, taskID: v.TaskID})
+		st, body, err := p.Do(ctx, "GET", "/v1/threads/"+l.thread+"/tasks", nil)
+		var tl struct{ Tasks []taskView }
+		if err != nil || st != http.StatusOK || json.Unmarshal(body, &tl) != nil {
+			t.Errorf("cycle %d: GET thread %s: %d %v", cycle, l.thread, st, err)
+			continue
+		}
+		n := 0
+		for _, tv := range tl.Tasks {
+			if strings.HasPrefix(tv.InputMessage, l.label+" ") {
+				n++
+			}
+		}
+		w.mu.Lock()
+		w.checks["lost-create-retried"]++
+		if n > 1 {
+			w.checks["lost-create-duplicated"]++
+		}
+		w.mu.Unlock()
 	}
 }
 

@@ -91,9 +91,17 @@ type taskRec struct {
 	final *taskView
 }
 
+// lostCreate is a create whose answer never came (hostd was killed while
+// it ran); the client retries it with the same key after the restart.
+type lostCreate struct {
+	key, label, thread string
+	body               []byte
+}
+
 type world struct {
 	mu     sync.Mutex
 	acks   []ack
+	lost   []lostCreate
 	tasks  map[string]*taskRec
 	order  []string // task ids in creation order
 	events map[int64]eventView
