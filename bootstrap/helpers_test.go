@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -150,4 +151,34 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(hostdBuild.path))
 	}
 	os.Exit(code)
+}
+
+// startBackground starts a long-running process that the test owns: it is
+// killed and reaped at cleanup. The channel yields its first stdout line.
+func startBackground(t *testing.T, name string, args ...string) (<-chan string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	first := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			first <- sc.Text()
+		}
+		close(first)
+		for sc.Scan() {
+		}
+	}()
+	return first, nil
 }
