@@ -23,14 +23,32 @@ import (
 //     on the instance, the deploy key or the bootstrap resources;
 //   - the attachments and the bootstrap follow the instance.
 func TestUpgradeShape(t *testing.T) {
+	t.Run("new bundle", func(t *testing.T) {
+		checkUpgrade(t, func(t *testing.T, hostd, boot string, _ *fakeAccount) {
+			mustWrite(t, hostd, append(fakeELF(elf.EM_X86_64, elf.ET_EXEC), []byte("v2")...), 0o755)
+		}, true)
+	})
+	t.Run("new bootstrap script", func(t *testing.T) {
+		checkUpgrade(t, func(t *testing.T, hostd, boot string, _ *fakeAccount) {
+			mustWrite(t, filepath.Join(boot, bootstrapEntry), []byte("#!/bin/bash\necho v2\n"), 0o755)
+		}, true)
+	})
+	t.Run("new AMI", func(t *testing.T) {
+		checkUpgrade(t, func(t *testing.T, hostd, boot string, a *fakeAccount) {
+			a.AMI = "ami-0fedcba9876543210"
+		}, false)
+	})
+}
+
+// checkUpgrade deploys, applies change, deploys again and checks the shape.
+// bundleChanged says whether the bootstrap's own triggers must change (an
+// AMI change re-runs it through the new instance id instead).
+func checkUpgrade(t *testing.T, change func(t *testing.T, hostd, boot string, a *fakeAccount), bundleChanged bool) {
 	cfg := validConfig(t)
 	hostd, boot := writeBundle(t)
 	before := mustDeploy(t, runOpts{config: cfg, hostd: hostd, boot: boot})
-
-	// New release: new hostd binary and a new AMI.
-	mustWrite(t, hostd, append(fakeELF(elf.EM_X86_64, elf.ET_EXEC), []byte("v2")...), 0o755)
 	account := defaultAccount()
-	account.AMI = "ami-0fedcba9876543210"
+	change(t, hostd, boot, account)
 	after := mustDeploy(t, runOpts{config: cfg, hostd: hostd, boot: boot, account: account})
 
 	inst0, inst1 := before.one(t, typeInstance, "host"), after.one(t, typeInstance, "host")
@@ -94,8 +112,11 @@ func TestUpgradeShape(t *testing.T) {
 	}
 	t0 := path(t, before.one(t, typeCommand, "bootstrap").Inputs, "triggers")
 	t1 := path(t, after.one(t, typeCommand, "bootstrap").Inputs, "triggers")
-	if reflect.DeepEqual(t0, t1) {
+	if bundleChanged && reflect.DeepEqual(t0, t1) {
 		t.Error("bootstrap triggers do not change with the bundle: it would not re-run")
+	}
+	if !slices.Contains(after.one(t, typeCommand, "bootstrap").Req.PropertyDependencies["triggers"].GetUrns(), after.urnOf(t, typeInstance, "host")) {
+		t.Error("bootstrap triggers do not follow the instance: a replaced instance would not be bootstrapped")
 	}
 }
 
