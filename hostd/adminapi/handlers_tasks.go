@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt"
@@ -50,11 +51,26 @@ func (a *api) createTask(r *http.Request, _ params) (reply, error) {
 	}
 	ctx, cancel := callCtx(r, true)
 	defer cancel()
+	// The answer is committed with the task (one commit instead of two),
+	// so a create that committed is never run again by a retry of its
+	// key, even if hostd died before answering. serveIdempotent validated
+	// the key; its FinishIdempotent with the same answer is then a no-op.
+	ctx = tasks.WithCreateAnswer(ctx, r.Header.Get("Idempotency-Key"), createAnswer)
 	t, err := a.cfg.Tasks.Create(ctx, req.runtime, req.threadID, req.input)
 	if err != nil {
 		return reply{}, err
 	}
 	return ok(taskView(t))
+}
+
+// createAnswer renders a create's answer byte for byte as render does for
+// ok(taskView(t)).
+func createAnswer(t tasks.Task) (int, []byte, error) {
+	b, err := json.Marshal(taskView(t))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, append(b, '\n'), nil
 }
 
 type createTaskRequest struct {

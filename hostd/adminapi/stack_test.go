@@ -75,6 +75,7 @@ type stack struct {
 	client *http.Client
 	codex  *fakert.Adapter
 	orch   *orchestrator.Orchestrator
+	st     *store.Store
 	stop   context.CancelFunc
 	done   chan struct{}
 }
@@ -136,7 +137,7 @@ func newStack(tb testing.TB, status agentrt.Status) *stack {
 	})
 	go func() { wg.Wait(); close(done) }()
 	s := &stack{
-		tb: tb, url: "http://" + ln.Addr().String(), codex: codex, orch: orch, stop: cancel, done: done,
+		tb: tb, url: "http://" + ln.Addr().String(), codex: codex, orch: orch, st: st, stop: cancel, done: done,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}
 	tb.Cleanup(func() {

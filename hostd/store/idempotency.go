@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/trustyclaw/trustyclaw/hostd/tasks"
 )
 
 // IdempotencyRecord is a stored Idempotency-Key record. (The admin API's
@@ -71,16 +74,15 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, bo
 	if body == nil {
 		body = []byte{}
 	}
-	err := s.write(ctx, func(tx *wtx) error {
-		if _, err := tx.exec(`INSERT INTO idempotency (key, method, path, done, status, body, created_at)
-			VALUES (?, ?, ?, 1, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET method = excluded.method, path = excluded.path,
-				done = 1, status = excluded.status, body = excluded.body, created_at = excluded.created_at`,
-			key, r.Method, r.Path, status, body, nanos(r.CreatedAt)); err != nil {
-			return fmt.Errorf("storing the response for an idempotency key: %w", err)
-		}
+	if r.Done && r.Status == status && bytes.Equal(r.Body, body) {
+		// Already committed with the mutation itself (answerInTx).
+		s.idemMu.Lock()
+		delete(s.inflight, key)
+		s.idemMu.Unlock()
 		return nil
-	})
+	}
+	r.Status, r.Body = status, body
+	err := s.write(ctx, func(tx *wtx) error { return putIdempotent(tx, r) })
 	if err != nil {
 		return err // still reserved: the caller may retry or abort
 	}
@@ -88,6 +90,65 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, bo
 	delete(s.inflight, key)
 	s.idemMu.Unlock()
 	return nil
+}
+
+func putIdempotent(tx *wtx, r IdempotencyRecord) error {
+	if _, err := tx.exec(`INSERT INTO idempotency (key, method, path, done, status, body, created_at)
+		VALUES (?, ?, ?, 1, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET method = excluded.method, path = excluded.path,
+			done = 1, status = excluded.status, body = excluded.body, created_at = excluded.created_at`,
+		r.Key, r.Method, r.Path, r.Status, r.Body, nanos(r.CreatedAt)); err != nil {
+		return fmt.Errorf("storing the response for an idempotency key: %w", err)
+	}
+	return nil
+}
+
+// answerInTx is how a mutation stores the answer to its request inside
+// its own transaction (tasks.WithCreateAnswer): prepare returns the
+// reservation to answer, or ok=false when ctx asks for nothing or the key
+// is not reserved here; after the commit, done marks the reservation
+// answered so FinishIdempotent with the same answer needs no second
+// commit, and a concurrent replay is served the committed answer.
+type answerInTx struct {
+	s   *Store
+	fn  tasks.AnswerFunc
+	rec IdempotencyRecord
+}
+
+func (s *Store) prepareAnswer(ctx context.Context) (*answerInTx, bool) {
+	key, fn, ok := tasks.CreateAnswer(ctx)
+	if !ok {
+		return nil, false
+	}
+	s.idemMu.Lock()
+	rec, ok := s.inflight[key]
+	s.idemMu.Unlock()
+	if !ok || rec.Done {
+		return nil, false
+	}
+	return &answerInTx{s: s, fn: fn, rec: rec}, true
+}
+
+// write renders the answer for t and stores it in tx.
+func (a *answerInTx) write(tx *wtx, t tasks.Task) error {
+	status, body, err := a.fn(t)
+	if err != nil {
+		return fmt.Errorf("rendering the answer to store with the task: %w", err)
+	}
+	if body == nil {
+		body = []byte{}
+	}
+	a.rec.Done, a.rec.Status, a.rec.Body = true, status, body
+	return putIdempotent(tx, a.rec)
+}
+
+// done runs after the commit.
+func (a *answerInTx) done() {
+	a.s.idemMu.Lock()
+	defer a.s.idemMu.Unlock()
+	if cur, ok := a.s.inflight[a.rec.Key]; ok && !cur.Done {
+		a.s.inflight[a.rec.Key] = a.rec
+	}
 }
 
 // AbortIdempotent drops a reservation that has no response yet. A finished

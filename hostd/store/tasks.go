@@ -38,21 +38,29 @@ type NewTask struct {
 }
 
 // CreateTask stores a queued task and its input as a task.message (source
-// user) event, in one transaction. It fails with tasks.ErrConflict when the
+// user) event, in one transaction — with the answer to the request's
+// Idempotency-Key when ctx carries tasks.WithCreateAnswer. It fails with tasks.ErrConflict when the
 // queue is full or the thread belongs to another runtime. Input is stored
 // verbatim; the caller validates its length (it must fit the message cap).
 func (s *Store) CreateTask(ctx context.Context, nt NewTask) (tasks.Task, error) {
 	if len(nt.Input) > s.lim.MessageBytes {
 		return tasks.Task{}, fmt.Errorf("%w: input_message is %d bytes, more than %d", tasks.ErrInvalid, len(nt.Input), s.lim.MessageBytes)
 	}
+	answer, withAnswer := s.prepareAnswer(ctx)
 	var task tasks.Task
 	err := s.write(ctx, func(tx *wtx) error {
 		var err error
 		task, err = s.createTask(tx, nt)
-		return err
+		if err != nil || !withAnswer {
+			return err
+		}
+		return answer.write(tx, task)
 	})
 	if err != nil {
 		return tasks.Task{}, err
+	}
+	if withAnswer {
+		answer.done()
 	}
 	return task, nil
 }
