@@ -22,7 +22,8 @@
 #                                       removed from trustyclaw-operator's authorized_keys
 #                                       as the very last step
 #   TRUSTYCLAW_HOSTD_BIN              optional; the hostd linux binary of the bundle
-#                                       (default: BUNDLE/hostd, else BUNDLE/bootstrap/hostd)
+#                                       (TRUSTYCLAW_HOSTD_BINARY is accepted too;
+#                                       default: BUNDLE/hostd, else BUNDLE/bootstrap/hostd)
 #   TRUSTYCLAW_VOLUME_WAIT_SECONDS    optional; how long to wait for the volumes (300)
 # Admin password: the first line of stdin, never argv or environment. It may be
 # left empty on a re-run when the host already stores a hash (the hash is kept).
@@ -302,7 +303,7 @@ read_inputs() {
 		die "set TRUSTYCLAW_DEPLOY_KEY_FINGERPRINT (SHA256:...) or TRUSTYCLAW_DEPLOY_PUBLIC_KEY"
 
 	BOOTSTRAP_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-	HOSTD_SRC=${TRUSTYCLAW_HOSTD_BIN:-}
+	HOSTD_SRC=${TRUSTYCLAW_HOSTD_BIN:-${TRUSTYCLAW_HOSTD_BINARY:-}}
 	if [[ -z $HOSTD_SRC ]]; then
 		for HOSTD_SRC in "$BOOTSTRAP_DIR/../hostd" "$BOOTSTRAP_DIR/hostd"; do
 			[[ -f $HOSTD_SRC ]] && break
