@@ -51,16 +51,18 @@ func chatgptAuth(t *testing.T, account string) string {
 
 // The OpenAI account guard with the real Codex under ChatGPT auth: hostd
 // pins the account id of the agent home's auth.json, Codex's own traffic
-// to chatgpt.com carries that id and passes; after the agent switches to
-// another account, its traffic is denied (and logged) before anything
-// reaches the upstream, and its turn fails.
+// to chatgpt.com (status read, a whole turn) carries that id and passes;
+// after the agent switches to another account, its traffic is denied (and
+// logged) before anything reaches the upstream, and its turn fails.
 func TestOpenAIAccountGuardPinsTheLoggedInAccount(t *testing.T) {
 	t.Parallel()
 	requireCLI(t, codexRT)
 	const pinned, other = "acct-e2e-pinned", "acct-e2e-other"
 	h := start(t, config{codexConfig: chatgptConfig, files: map[string]string{".codex/auth.json": chatgptAuth(t, pinned)}})
+	t0 := time.Now()
 	h.setPolicy(map[string]bool{"openai": true}) // chatgpt.com comes from the managed bundle
 	h.waitRuntime(codexRT, "active")
+	t.Logf("active after %v", time.Since(t0))
 
 	var accounts struct {
 		Accounts []struct {
@@ -114,15 +116,53 @@ func TestOpenAIAccountGuardPinsTheLoggedInAccount(t *testing.T) {
 		t.Errorf("check without the account header: %+v", check)
 	}
 
+	// A turn under the pinned account passes both OpenAI guards (account
+	// id, live web search) and completes. Dev mode asks Codex for no web
+	// search (setup.DevCodexOverrides): under danger-full-access Codex
+	// would otherwise turn "cached" into a live web_search tool, which the
+	// proxy refuses.
+	t0 = time.Now()
+	turn := h.run(codexRT, "guarded", "hello as the pinned account")
+	t.Logf("turn under the pinned account: %v", time.Since(t0))
+	if turn.OutputMessage != "reply to: hello as the pinned account" {
+		t.Errorf("turn under the pinned account: %+v", turn)
+	}
+	sawTurn := false
+	for _, r := range h.model.Requests() {
+		if r.Path != "/backend-api/codex/responses" || r.Body == "" {
+			continue
+		}
+		sawTurn = true
+		var body struct {
+			Tools []struct {
+				Type     string `json:"type"`
+				External *bool  `json:"external_web_access"`
+			} `json:"tools"`
+		}
+		if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+			t.Fatalf("model request body: %v", err)
+		}
+		for _, tool := range body.Tools {
+			if tool.Type == "web_search_preview" || tool.Type == "web_search" && (tool.External == nil || *tool.External) {
+				t.Errorf("a live web search tool reached upstream: %+v", tool)
+			}
+		}
+	}
+	if !sawTurn {
+		t.Error("the turn's model request never reached the fake chatgpt.com")
+	}
+
 	// The agent logs itself into another account (its auth.json changes
-	// under hostd): its next turn is refused by the guard.
+	// under hostd): a turn on a new thread (a new app-server, which reads
+	// auth.json afresh) is refused by the guard.
 	authFile := filepath.Join(h.state, "agent-home", ".codex", "auth.json")
 	if err := os.WriteFile(authFile, []byte(chatgptAuth(t, other)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	nBefore := len(h.networkEvents())
-	failed := h.waitTask(h.create(codexRT, "guarded", "hello from another account"), "failed")
-	t.Logf("turn under another account failed: %s", failed.ErrorMessage)
+	t0 = time.Now()
+	failed := h.waitTask(h.create(codexRT, "guarded-2", "hello from another account"), "failed")
+	t.Logf("turn under another account failed after %v: %s", time.Since(t0), failed.ErrorMessage)
 	denied := false
 	for _, e := range h.networkEvents()[nBefore:] {
 		if e.Host == "chatgpt.com" && e.Decision == "denied" && strings.Contains(strings.ToLower(e.Reason), "account") {

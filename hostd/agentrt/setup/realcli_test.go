@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt"
-	"github.com/trustyclaw/trustyclaw/hostd/internal/fakemodel"
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt/supervisor"
+	"github.com/trustyclaw/trustyclaw/hostd/internal/fakemodel"
 	"github.com/trustyclaw/trustyclaw/hostd/logging"
 )
 

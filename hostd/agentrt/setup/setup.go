@@ -7,6 +7,7 @@
 package setup
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -105,13 +106,39 @@ func Dev(cfg DevConfig) (Runtimes, error) {
 			PathDirs: pathDirs, RunsAsRoot: os.Geteuid() == 0, Additions: additions,
 		}, rt)
 	}
-	starter := agentproc.DevStarter{Bins: bins, Env: env, Dir: home}
+	var starter agentproc.Starter = devOverrides{
+		Starter: agentproc.DevStarter{Bins: bins, Env: env, Dir: home},
+		args:    map[agentrt.Type][]string{agentrt.Codex: DevCodexOverrides},
+	}
 	return Runtimes{
 		Adapters:  adapters(bins, starter, home, cfg.WarmCapacity, cfg.Log),
 		Accounts:  supervisor.HomeAccounts{Home: home},
 		AgentHome: home,
 		Missing:   missing,
 	}, nil
+}
+
+// DevCodexOverrides are appended to every Codex command line in dev mode
+// (a later -c wins). On a host the root-owned /etc/codex/requirements.toml
+// holds web search at "cached"; dev mode has no such file, and Codex
+// (0.169) upgrades "cached" to live search under danger-full-access, so
+// every turn to a guarded OpenAI host would carry a live web_search tool
+// and be refused by the proxy's live-web-search guard. Without the
+// requirements file the only mode that is not live is none at all.
+var DevCodexOverrides = []string{"-c", `web_search="disabled"`}
+
+// devOverrides appends per-runtime arguments to what the adapters ask
+// the dev starter for.
+type devOverrides struct {
+	agentproc.Starter
+	args map[agentrt.Type][]string
+}
+
+func (d devOverrides) Start(ctx context.Context, spec agentproc.Spec) (*agentproc.Process, error) {
+	if extra := d.args[spec.Runtime]; len(extra) > 0 {
+		spec.Args = append(append([]string(nil), spec.Args...), extra...)
+	}
+	return d.Starter.Start(ctx, spec)
 }
 
 func findBin(flag, name string) (string, error) {

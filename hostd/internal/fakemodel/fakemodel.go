@@ -8,6 +8,8 @@
 package fakemodel
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -26,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Reply is what the fake answers to one model request.
@@ -120,6 +124,9 @@ func (s *Server) record(r *http.Request) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
+	if b, err = decode(r.Header.Get("Content-Encoding"), b); err != nil {
+		return Request{}, err
+	}
 	req := Request{Path: r.URL.Path, Body: string(b), Header: r.Header.Clone(), At: time.Now()}
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
@@ -163,8 +170,15 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (sse, Reply, bool
 	return sse{w: w, f: w.(http.Flusher)}, reply, true
 }
 
-// openAI streams a Responses API answer with one assistant message.
+// openAI streams a Responses API answer with one assistant message. The
+// fake speaks no WebSocket: an upgrade (Codex tries the Responses
+// WebSocket first under ChatGPT auth) is refused with 426, and the client
+// falls back to HTTP.
 func (s *Server) openAI(w http.ResponseWriter, r *http.Request) {
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		http.Error(w, "no WebSocket here; use HTTP", http.StatusUpgradeRequired)
+		return
+	}
 	e, reply, ok := s.begin(w, r)
 	if !ok {
 		return
@@ -272,6 +286,36 @@ func LastUserText(body string) string {
 		}
 	}
 	return last
+}
+
+// decode undoes a request Content-Encoding (Codex compresses its
+// requests to the ChatGPT backend with zstd), so scripts see JSON.
+func decode(coding string, b []byte) ([]byte, error) {
+	var rd io.Reader
+	switch strings.ToLower(strings.TrimSpace(coding)) {
+	case "", "identity":
+		return b, nil
+	case "zstd":
+		d, err := zstd.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		defer d.Close()
+		rd = d
+	case "gzip":
+		g, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		rd = g
+	default:
+		return nil, fmt.Errorf("fakemodel: unsupported Content-Encoding %q", coding)
+	}
+	out, err := io.ReadAll(io.LimitReader(rd, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("fakemodel: decode %s body: %w", coding, err)
+	}
+	return out, nil
 }
 
 func makeCerts(extra []string) ([]byte, tls.Certificate, error) {
