@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/trustyclaw/trustyclaw/bootstrap"
 )
 
 // SSH dial budget for a fresh instance: boot plus cloud-init creating the
@@ -30,6 +31,8 @@ type bootstrapTargets struct {
 
 // bootstrapEnv is what bootstrap/bootstrap.sh receives in its environment
 // (all of it public; the admin password goes on stdin, never argv or env).
+// The variable names are the bootstrap package's, so a rename breaks the
+// build here rather than a deploy.
 type bootstrapEnv struct {
 	AgentName            string
 	AdminVolumeID        string
@@ -41,16 +44,17 @@ type bootstrapEnv struct {
 
 func (e bootstrapEnv) vars() map[string]string {
 	return map[string]string{
-		"TRUSTYCLAW_AGENT_NAME":             e.AgentName,
-		"TRUSTYCLAW_ADMIN_VOLUME_ID":        e.AdminVolumeID,
-		"TRUSTYCLAW_AGENT_VOLUME_ID":        e.AgentVolumeID,
-		"TRUSTYCLAW_ADMIN_DEVICE":           adminDeviceName,
-		"TRUSTYCLAW_AGENT_DEVICE":           agentDeviceName,
-		"TRUSTYCLAW_DEPLOY_KEY_FINGERPRINT": e.DeployKeyFingerprint,
-		"TRUSTYCLAW_DEPLOY_PUBLIC_KEY":      e.DeployPublicKey,
-		"TRUSTYCLAW_HOSTD_BINARY":           bundleStageDir + "/hostd",
-		"TRUSTYCLAW_BUNDLE_DIR":             bundleStageDir,
-		"TRUSTYCLAW_BUNDLE_HASH":            e.BundleHash,
+		bootstrap.EnvAgentName:     e.AgentName,
+		bootstrap.EnvAdminVolumeID: e.AdminVolumeID,
+		bootstrap.EnvAgentVolumeID: e.AgentVolumeID,
+		bootstrap.EnvAdminDevice:   adminDeviceName,
+		bootstrap.EnvAgentDevice:   agentDeviceName,
+		bootstrap.EnvDeployKeyFPR:  e.DeployKeyFingerprint,
+		bootstrap.EnvDeployKey:     e.DeployPublicKey,
+		bootstrap.EnvHostdBin:      bundleStageDir + "/hostd",
+		// Not read by the script; recorded in the command (and so in the
+		// Pulumi state) to tell which release a host got.
+		"TRUSTYCLAW_BUNDLE_HASH": e.BundleHash,
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+
+	"github.com/trustyclaw/trustyclaw/bootstrap"
 )
 
 // Default bundle locations, relative to the project root (the directory of
@@ -24,7 +26,7 @@ const (
 	defaultHostdBinary  = "bin/linux-amd64/hostd"
 	defaultBootstrapDir = "bootstrap"
 
-	bootstrapEntry   = "bootstrap.sh"
+	bootstrapEntry   = bootstrap.ScriptPath
 	userDataTemplate = "user-data.sh.tmpl"
 )
 
