@@ -31,9 +31,16 @@ var (
 	buildErr  error
 )
 
+// HostdBinEnv names a prebuilt hostd that Build returns instead of
+// compiling the tree (e.g. to benchmark an older build side by side).
+const HostdBinEnv = "TRUSTYCLAW_DEVPROC_HOSTD"
+
 // Build compiles hostd once per test process and returns its path.
 func Build(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv(HostdBinEnv); bin != "" {
+		return bin
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "hostd-devproc-")
 		if err != nil {
