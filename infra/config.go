@@ -186,7 +186,7 @@ func normaliseAuthorizedKey(v string) (string, error) {
 		return "", errors.New("must be exactly one public key")
 	}
 	switch pub.Type() {
-	case ssh.KeyAlgoDSA:
+	case "ssh-dss": // current x/crypto no longer parses DSA; kept for older ones
 		return "", errors.New("DSA keys are refused; use ed25519 (ssh-keygen -t ed25519)")
 	case ssh.KeyAlgoRSA:
 		if ck, ok := pub.(ssh.CryptoPublicKey); ok {
