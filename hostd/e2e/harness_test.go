@@ -187,15 +187,39 @@ func (h *harness) restartClean() {
 	h.startHostd()
 }
 
-// restartHard SIGKILLs hostd (as a crash or power loss would) and starts
-// it again on the same state dir. Agent processes it left behind are
-// killed too, like a reboot would.
+// restartHard SIGKILLs hostd (as a crash would) and starts it again on
+// the same state dir. The agent processes it leaves behind must end by
+// themselves (stdin closed, proxy gone) within orphanGrace; any that do
+// not fail the test and are killed.
 func (h *harness) restartHard() {
 	h.t.Helper()
 	left := descendants(h.hostd.PID())
 	h.hostd.Kill()
-	killLeftovers(h.t, left)
+	start := time.Now()
+	for time.Since(start) < orphanGrace && len(alive(left)) > 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if still := alive(left); len(still) > 0 {
+		h.t.Errorf("%d agent processes outlived a killed hostd by %v", len(still), orphanGrace)
+		killLeftovers(h.t, still)
+	} else if len(left) > 0 {
+		h.t.Logf("%d agent processes ended %v after hostd was killed", len(left), time.Since(start).Round(10*time.Millisecond))
+	}
 	h.startHostd()
+}
+
+// orphanGrace bounds how long an agent process may outlive a killed hostd.
+const orphanGrace = 15 * time.Second
+
+// alive returns the processes of a snapshot that still run.
+func alive(ps []proc) []proc {
+	var out []proc
+	for _, p := range ps {
+		if now, ok := readProc(p.pid); ok && now.start == p.start && now.state != "Z" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // do sends an API request and decodes a 2xx JSON answer into out
@@ -481,6 +505,7 @@ func (g gate) wait(d time.Duration) {
 type proc struct {
 	pid     int
 	ppid    int
+	state   string
 	start   string // start time in clock ticks (field 22): tells PID reuse apart
 	cmdline string
 }
@@ -501,7 +526,7 @@ func readProc(pid int) (proc, bool) {
 	}
 	ppid, _ := strconv.Atoi(f[1])
 	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return proc{pid: pid, ppid: ppid, start: f[19], cmdline: strings.ReplaceAll(string(cmd), "\x00", " ")}, true
+	return proc{pid: pid, ppid: ppid, state: f[0], start: f[19], cmdline: strings.ReplaceAll(string(cmd), "\x00", " ")}, true
 }
 
 // descendants lists every process below pid (children, grandchildren …).
