@@ -180,3 +180,107 @@ func TestOpenAIAccountGuardPinsTheLoggedInAccount(t *testing.T) {
 		}
 	}
 }
+
+// claudeCredentials is Claude Code's .credentials.json after a Claude.ai
+// login, with a test-made token (never a real one).
+func claudeCredentials(t *testing.T, token string) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"claudeAiOauth": map[string]any{
+		"accessToken": token, "refreshToken": "rt-e2e-test",
+		"expiresAt": time.Now().Add(24 * time.Hour).UnixMilli(),
+		"scopes":    []string{"user:inference", "user:profile"}, "subscriptionType": "pro",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The Anthropic account guard with the real Claude Code under a Claude.ai
+// login: hostd pins the SHA-256 of the agent home's OAuth token, a turn
+// on api.anthropic.com with that token passes; after the agent's token
+// changes, its turn is denied (and logged) and nothing with the other
+// token reaches the upstream.
+func TestAnthropicAccountGuardPinsTheLoggedInToken(t *testing.T) {
+	t.Parallel()
+	requireCLI(t, claudeRT)
+	const pinned, other = "sk-ant-oat01-e2e-pinned-token", "sk-ant-oat01-e2e-other-token"
+	h := start(t, config{
+		baseEnv: []string{"CLAUDE_CODE_MAX_RETRIES=0"}, // no API key, no base URL: the CLI talks to api.anthropic.com with its login
+		files: map[string]string{
+			".claude/.credentials.json": claudeCredentials(t, pinned),
+			".claude.json":              `{"oauthAccount":{"accountUuid":"uuid-e2e","organizationUuid":"org-e2e","emailAddress":"e2e@example.test"}}`,
+		},
+	})
+	h.setPolicy(map[string]bool{"claude": true}) // api.anthropic.com comes from the managed bundle
+	h.waitRuntime(claudeRT, "active")
+
+	var accounts struct {
+		Accounts []struct {
+			AgentRuntime   string `json:"agent_runtime"`
+			AccountID      string `json:"account_id"`
+			OrganizationID string `json:"organization_id"`
+		} `json:"accounts"`
+	}
+	h.do(http.MethodGet, "/v1/agent-runtime/account", nil, &accounts)
+	ok := false
+	for _, a := range accounts.Accounts {
+		if a.AgentRuntime == "claude_code" {
+			ok = a.AccountID == "uuid-e2e" && a.OrganizationID == "org-e2e"
+		}
+	}
+	if !ok {
+		t.Errorf("account route: %+v", accounts)
+	}
+
+	turn := h.run(claudeRT, "guarded", "hello as the pinned login")
+	if turn.OutputMessage != "reply to: hello as the pinned login" {
+		t.Errorf("turn under the pinned login: %+v", turn)
+	}
+	reqs := h.model.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("no model request reached the fake api.anthropic.com")
+	}
+	for _, r := range reqs {
+		if got := r.Header.Get("Authorization"); got != "Bearer "+pinned {
+			t.Errorf("%s reached upstream with another credential", r.Path)
+		}
+	}
+	for _, e := range h.networkEvents() {
+		if e.Decision != "allowed" {
+			t.Errorf("denied under the pinned login: %+v", e)
+		}
+	}
+
+	// Without the token the model route is refused (asked through the API).
+	var check struct {
+		Decision string `json:"decision"`
+	}
+	h.do(http.MethodPost, "/v1/network/policy/check", map[string]string{"method": "POST", "url": "https://api.anthropic.com/v1/messages"}, &check)
+	if check.Decision != "denied" {
+		t.Errorf("check without a token: %+v", check)
+	}
+
+	// The agent's login changes under hostd: its next turn is refused.
+	credFile := filepath.Join(h.state, "agent-home", ".claude", ".credentials.json")
+	if err := os.WriteFile(credFile, []byte(claudeCredentials(t, other)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nBefore, mBefore := len(h.networkEvents()), len(h.model.Requests())
+	t0 := time.Now()
+	failed := h.waitTask(h.create(claudeRT, "guarded-2", "hello with another login"), "failed")
+	t.Logf("turn under another login failed after %v: %s", time.Since(t0), failed.ErrorMessage)
+	denied := false
+	for _, e := range h.networkEvents()[nBefore:] {
+		if e.Host == "api.anthropic.com" && e.Decision == "denied" {
+			denied = true
+			t.Logf("denial: %s %s: %s", e.Method, e.Path, e.Reason)
+		}
+	}
+	if !denied {
+		t.Errorf("no denial for api.anthropic.com: %+v", h.networkEvents()[nBefore:])
+	}
+	if n := len(h.model.Requests()); n != mBefore {
+		t.Errorf("%d model requests reached upstream under the other login", n-mBefore)
+	}
+}

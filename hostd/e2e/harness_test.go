@@ -76,7 +76,9 @@ type config struct {
 	// names are extra host names mapped to the fake model (certificate
 	// names and --dev-upstream entries).
 	names []string
-	// agentEnv adds --agent-env values after baseAgentEnv.
+	// baseEnv replaces baseAgentEnv when not nil.
+	baseEnv []string
+	// agentEnv adds --agent-env values after the base ones.
 	agentEnv []string
 	// hostEnv is extra environment of hostd itself.
 	hostEnv []string
@@ -153,7 +155,11 @@ func start(t testing.TB, c config) *harness {
 	if h.claudeBin != "" {
 		args = append(args, "--claude-bin", h.claudeBin)
 	}
-	for _, e := range append(append([]string(nil), baseAgentEnv...), c.agentEnv...) {
+	base := baseAgentEnv
+	if c.baseEnv != nil {
+		base = c.baseEnv
+	}
+	for _, e := range append(append([]string(nil), base...), c.agentEnv...) {
 		args = append(args, "--agent-env", e)
 	}
 	h.opts = devproc.Options{StateDir: state, Args: args, Env: c.hostEnv}
