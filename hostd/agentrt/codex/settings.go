@@ -9,6 +9,11 @@ package codex
 var managedOverrides = []string{
 	// No plugin list fetching from api.github.com / chatgpt.com.
 	"features.plugins=false",
+	// No usage analytics posted to chatgpt.com, and no ChatGPT apps /
+	// connectors: each is traffic the operator did not ask for, and apps
+	// would let the agent reach outside services through chatgpt.com.
+	"analytics.enabled=false",
+	"features.apps=false",
 	// A refused or failed connection fails the turn instead of retrying
 	// forever with back-off.
 	"features.unbounded_connection_retries=false",

@@ -71,7 +71,7 @@ func TestRunCodexAppServerFixedCommandAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"ARGS: app-server -c features.plugins=false -c features.unbounded_connection_retries=false -c web_search=\"cached\"",
+		"ARGS: app-server -c features.plugins=false -c analytics.enabled=false -c features.apps=false -c features.unbounded_connection_retries=false -c web_search=\"cached\"",
 		"PWD: " + d.cfg.AgentHome, "HOME=" + d.cfg.AgentHome, "HTTPS_PROXY=http://127.0.0.1:7445", "CODEX_CA_CERTIFICATE=/etc/trustyclaw/ca.pem",
 	} {
 		if !strings.Contains(out, want) {
