@@ -20,13 +20,18 @@ GOTESTFLAGS    ?=
 # Tests find the installed CLIs here; they skip with a reason when absent.
 export TRUSTYCLAW_AGENT_CLI_DIR := $(AGENT_CLI_DIR)
 
-.PHONY: all build dev test test-go lint vet staticcheck fmt fmt-check bench \
-        tools agent-clis codex-schema bench-tools browser clean
+.PHONY: all build host-binary dev test test-go lint vet staticcheck fmt fmt-check bench \
+        tools agent-clis codex-schema bench-tools browser host-test-tools clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/hostd ./hostd/cmd/hostd
+
+## host-binary: the static linux/amd64 hostd that `pulumi up` ships to the
+## host (infra's default trustyclaw:hostdBinary; docs/deploy.md)
+host-binary:
+	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/linux-amd64/hostd ./hostd/cmd/hostd
 
 CODEX_BIN  := $(AGENT_CLI_DIR)/node_modules/.bin/codex
 CLAUDE_BIN := $(AGENT_CLI_DIR)/node_modules/.bin/claude
@@ -41,7 +46,7 @@ dev: build
 		$(DEV_ARGS)
 
 ## test: everything CI checks. Installs the test tools it needs first.
-test: tools agent-clis browser lint test-go
+test: tools agent-clis browser host-test-tools lint test-go
 
 test-go:
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
@@ -106,6 +111,20 @@ bench-tools:
 			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mitmproxy; } \
 				|| echo "bench-tools: apt-get could not install mitmproxy; that comparison will be skipped"; \
 		else echo "bench-tools: install mitmproxy (apt-get install mitmproxy) to compare against it"; fi; }
+
+## host-test-tools: nftables, sudo (visudo) and shellcheck, which the
+## bootstrap tests use to check the firewall rules, the sudoers file and the
+## scripts for real (they skip with a reason without them). Installs only as
+## root with apt-get.
+HOST_TEST_TOOLS := nft:nftables visudo:sudo shellcheck:shellcheck
+host-test-tools:
+	@missing=; for tp in $(HOST_TEST_TOOLS); do \
+		command -v $${tp%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${tp%%:*} ] || missing="$$missing $${tp#*:}"; done; \
+	if [ -z "$$missing" ]; then echo "host-test-tools: nftables, sudo and shellcheck are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } \
+			|| echo "host-test-tools: apt-get could not install$$missing; those bootstrap checks will skip"; \
+	else echo "host-test-tools: install$$missing (apt-get install -y$$missing) to run every bootstrap check; they skip without"; fi
 
 ## browser: Debian chromium for the UI's browser smoke test (ui/browser_test.go
 ## skips with one line without it). Installs only as root with apt-get.
