@@ -193,10 +193,17 @@ fstab_set() {
 	local fstab=$1 field=$2 value=$3 line=$4 tmp
 	[[ $field == 1 || $field == 2 ]] || die "fstab_set: field must be 1 or 2"
 	tmp=$(mktemp "$(dirname -- "$fstab")/.fstab-new.XXXXXX")
+	# The first entry for VALUE is replaced in place (so an unchanged file
+	# stays byte-identical), later ones are dropped, and LINE is appended
+	# when there was none.
 	if [[ -e $fstab ]]; then
-		awk -v f="$field" -v v="$value" '$0 ~ /^[[:space:]]*#/ || $f != v' "$fstab" >"$tmp"
+		awk -v f="$field" -v v="$value" -v l="$line" '
+			$0 ~ /^[[:space:]]*#/ || $f != v { print; next }
+			!done { print l; done = 1 }
+			END { if (!done) print l }' "$fstab" >"$tmp"
+	else
+		printf '%s\n' "$line" >"$tmp"
 	fi
-	printf '%s\n' "$line" >>"$tmp"
 	if [[ -e $fstab ]] && cmp -s -- "$tmp" "$fstab"; then
 		rm -f -- "$tmp"
 		return 0

@@ -163,12 +163,20 @@ fstab_set %[1]q 1 /swapfile "/swapfile none swap sw 0 0"`, fstab)
 		}
 	}
 	b, _ := os.ReadFile(fstab)
-	want := "# static file system information\nLABEL=cloudimg-rootfs / ext4 defaults 0 1\n/dev/sdb none swap sw 0 0\n" +
-		"UUID=new /mnt/trustyclaw-admin ext4 defaults,nofail 0 2\n/swapfile none swap sw 0 0\n"
+	want := "# static file system information\nLABEL=cloudimg-rootfs / ext4 defaults 0 1\n" +
+		"UUID=new /mnt/trustyclaw-admin ext4 defaults,nofail 0 2\n/dev/sdb none swap sw 0 0\n/swapfile none swap sw 0 0\n"
 	if string(b) != want {
 		t.Fatalf("fstab after two runs:\n%s\nwant:\n%s", b, want)
 	}
-	fi1, _ := os.Stat(fstab)
+	// An inode number can be reused once the old file is gone, so
+	// SameFile alone could miss a rewrite: the file is also held open
+	// across the run, which keeps its inode from being recycled.
+	held, err := os.Open(fstab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	fi1, _ := held.Stat()
 	if out, err := scriptFunc(t, body); err != nil {
 		t.Fatal(out)
 	}
