@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustyclaw/trustyclaw/hostd/agentrt"
+	"github.com/trustyclaw/trustyclaw/hostd/internal/latency"
 	"github.com/trustyclaw/trustyclaw/hostd/tasks"
 )
 
@@ -27,58 +28,17 @@ func pick(mu *sync.Mutex, ids []string) string {
 	return ids[rand.IntN(len(ids))]
 }
 
-// percentile of sorted durations, in milliseconds.
-func percentile(d []time.Duration, p int) float64 {
-	if len(d) == 0 {
-		return 0
-	}
-	i := len(d) * p / 100
-	if i >= len(d) {
-		i = len(d) - 1
-	}
-	return float64(d[i].Microseconds()) / 1000
-}
-
 // load runs fn from benchClients goroutines, n times each, and returns the
 // sorted latencies.
 func load(b *testing.B, n int, fn func(client, i int) error) []time.Duration {
-	var mu sync.Mutex
-	var all []time.Duration
-	var wg sync.WaitGroup
-	errc := make(chan error, benchClients)
-	for c := range benchClients {
-		wg.Go(func() {
-			local := make([]time.Duration, 0, n)
-			for i := range n {
-				start := time.Now()
-				if err := fn(c, i); err != nil {
-					errc <- err
-					return
-				}
-				local = append(local, time.Since(start))
-			}
-			mu.Lock()
-			all = append(all, local...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	close(errc)
-	if err := <-errc; err != nil {
+	b.Helper()
+	d, err := latency.Load(benchClients, n, fn)
+	if err != nil {
 		b.Fatal(err)
 	}
-	slices.Sort(all)
-	return all
+	return d
 }
 
-// BenchmarkAdminAPILatency measures, over real HTTP on loopback with 16
-// concurrent clients and durable commits (real store and orchestrator,
-// runtimes not active so tasks stay queued), p50/p99 of task create
-// (bearer auth + Idempotency-Key record + task commit), task list and
-// event paging — each side by side with the same call made directly on
-// the orchestrator (creates on a second, fresh stack), so <op>_http_vs_direct_x
-// is what HTTP, auth, validation, idempotency records and JSON add (ratio
-// of the p50s). One iteration is a complete measurement.
 func BenchmarkAdminAPILatency(b *testing.B) {
 	for range b.N {
 		s := newStack(b, agentrt.StatusAwaitingLogin)
@@ -146,18 +106,18 @@ func BenchmarkAdminAPILatency(b *testing.B) {
 			single = append(single, time.Since(start))
 		}
 		slices.Sort(single)
-		b.ReportMetric(percentile(single, 50), "events_1client_p50_ms")
-		b.ReportMetric(percentile(single, 99), "events_1client_p99_ms")
+		b.ReportMetric(latency.Ms(single, 50), "events_1client_p50_ms")
+		b.ReportMetric(latency.Ms(single, 99), "events_1client_p99_ms")
 
 		for _, m := range []struct {
 			name         string
 			http, direct []time.Duration
 		}{{"create", create, directCreate}, {"list", list, directList}, {"events", events, directEvents}} {
-			b.ReportMetric(percentile(m.http, 50), m.name+"_p50_ms")
-			b.ReportMetric(percentile(m.http, 99), m.name+"_p99_ms")
-			b.ReportMetric(percentile(m.direct, 50), m.name+"_direct_p50_ms")
-			b.ReportMetric(percentile(m.direct, 99), m.name+"_direct_p99_ms")
-			b.ReportMetric(percentile(m.http, 50)/max(percentile(m.direct, 50), 0.001), m.name+"_http_vs_direct_x")
+			b.ReportMetric(latency.Ms(m.http, 50), m.name+"_p50_ms")
+			b.ReportMetric(latency.Ms(m.http, 99), m.name+"_p99_ms")
+			b.ReportMetric(latency.Ms(m.direct, 50), m.name+"_direct_p50_ms")
+			b.ReportMetric(latency.Ms(m.direct, 99), m.name+"_direct_p99_ms")
+			b.ReportMetric(latency.Ms(m.http, 50)/max(latency.Ms(m.direct, 50), 0.001), m.name+"_http_vs_direct_x")
 		}
 		s.stop()
 		direct.stop()

@@ -10,14 +10,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/trustyclaw/trustyclaw/hostd/internal/devproc"
+	"github.com/trustyclaw/trustyclaw/hostd/internal/latency"
 )
 
 const fakeCodexPkg = "github.com/trustyclaw/trustyclaw/hostd/crashtest/internal/fakecodex"
@@ -84,45 +83,11 @@ func (a *api) do(ctx context.Context, method, path string, body any) ([]byte, er
 // sorted latencies.
 func load(b *testing.B, clients, n int, fn func(client, i int) error) []time.Duration {
 	b.Helper()
-	var mu sync.Mutex
-	var all []time.Duration
-	var wg sync.WaitGroup
-	errc := make(chan error, clients)
-	for c := range clients {
-		wg.Go(func() {
-			local := make([]time.Duration, 0, n)
-			for i := range n {
-				start := time.Now()
-				if err := fn(c, i); err != nil {
-					errc <- err
-					return
-				}
-				local = append(local, time.Since(start))
-			}
-			mu.Lock()
-			all = append(all, local...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	close(errc)
-	if err := <-errc; err != nil {
+	d, err := latency.Load(clients, n, fn)
+	if err != nil {
 		b.Fatal(err)
 	}
-	slices.Sort(all)
-	return all
-}
-
-// ms is the p-th percentile of sorted durations in milliseconds.
-func ms(d []time.Duration, p int) float64 {
-	if len(d) == 0 {
-		return 0
-	}
-	i := len(d) * p / 100
-	if i >= len(d) {
-		i = len(d) - 1
-	}
-	return float64(d[i].Microseconds()) / 1000
+	return d
 }
 
 // procStatusKB reads a "Name:   123 kB" line of /proc/<pid>/status.

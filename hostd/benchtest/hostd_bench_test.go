@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trustyclaw/trustyclaw/hostd/internal/devproc"
+	"github.com/trustyclaw/trustyclaw/hostd/internal/latency"
 )
 
 const (
@@ -118,8 +119,8 @@ func BenchmarkHostdDevAPILatency(b *testing.B) {
 			name string
 			d    []time.Duration
 		}{{"create", create}, {"list", list}, {"events", events}, {"create_1client", single}, {"events_1client", singleEvents}} {
-			b.ReportMetric(ms(m.d, 50), m.name+"_p50_ms")
-			b.ReportMetric(ms(m.d, 99), m.name+"_p99_ms")
+			b.ReportMetric(latency.Ms(m.d, 50), m.name+"_p50_ms")
+			b.ReportMetric(latency.Ms(m.d, 99), m.name+"_p99_ms")
 		}
 		if err := p.Stop(); err != nil {
 			b.Fatalf("stop: %v", err)
