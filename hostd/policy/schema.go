@@ -18,6 +18,11 @@ const (
 	MaxDomains       = 1000
 	MaxGuardsPerRule = 64
 	MaxGuardLen      = 4096
+	// MaxGuardCost bounds one path guard's compiled size and
+	// MaxPolicyGuardCost all guards of a policy together (see guardCost):
+	// a policy is compiled on every load, so its cost must stay small.
+	MaxGuardCost       = 20_000
+	MaxPolicyGuardCost = 1_000_000
 )
 
 // Field names of the operator-facing schema.
@@ -210,6 +215,7 @@ func parseAllowed(raw json.RawMessage) (map[string]DomainRule, error) {
 	// firstKey remembers which original key produced each normal form, to
 	// name both when two keys normalise to the same host.
 	firstKey := map[string]string{}
+	budget := MaxPolicyGuardCost
 	for _, m := range members {
 		field := domainField(m.key)
 		n, err := normalizeKey(m.key)
@@ -220,7 +226,7 @@ func parseAllowed(raw json.RawMessage) (map[string]DomainRule, error) {
 			return nil, &ValidationError{Field: field, Message: fmt.Sprintf("same domain as %q after normalisation; use %q once", prev, n)}
 		}
 		firstKey[n] = m.key
-		r, err := parseRule(field, m.value)
+		r, err := parseRule(field, m.value, &budget)
 		if err != nil {
 			return nil, err
 		}
@@ -229,7 +235,7 @@ func parseAllowed(raw json.RawMessage) (map[string]DomainRule, error) {
 	return out, nil
 }
 
-func parseRule(field string, raw json.RawMessage) (DomainRule, error) {
+func parseRule(field string, raw json.RawMessage, budget *int) (DomainRule, error) {
 	members, err := decodeObject(raw, field)
 	if err != nil {
 		return DomainRule{}, err
@@ -255,7 +261,7 @@ func parseRule(field string, raw json.RawMessage) (DomainRule, error) {
 	if !sawMethods {
 		return DomainRule{}, &ValidationError{Field: field + "." + fieldMethods, Message: `required; use [] to keep the domain closed`}
 	}
-	if err := validateRule(field, r); err != nil {
+	if err := validateRule(field, r, budget); err != nil {
 		return DomainRule{}, err
 	}
 	return r, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 )
@@ -30,6 +31,7 @@ func normalized(p *Policy) (*Policy, error) {
 		out.ManagedProviders = &mp
 	}
 	keys := sortedKeys(p.Allowed)
+	budget := MaxPolicyGuardCost
 	for _, k := range keys {
 		field := domainField(k)
 		n, err := normalizeKey(k)
@@ -40,7 +42,7 @@ func normalized(p *Policy) (*Policy, error) {
 			return nil, &ValidationError{Field: field, Message: fmt.Sprintf("use %q", n)}
 		}
 		r := p.Allowed[k]
-		if err := validateRule(field, r); err != nil {
+		if err := validateRule(field, r, &budget); err != nil {
 			return nil, err
 		}
 		out.Allowed[n] = DomainRule{
@@ -55,7 +57,7 @@ func normalized(p *Policy) (*Policy, error) {
 }
 
 // validateRule checks one domain rule's methods and guards.
-func validateRule(field string, r DomainRule) error {
+func validateRule(field string, r DomainRule, budget *int) error {
 	seen := map[string]bool{}
 	for i, m := range r.AllowHTTPMethods {
 		f := fmt.Sprintf("%s.%s[%d]", field, fieldMethods, i)
@@ -74,8 +76,14 @@ func validateRule(field string, r DomainRule) error {
 		return &ValidationError{Field: field + "." + fieldGuards, Message: fmt.Sprintf("more than %d guards", MaxGuardsPerRule)}
 	}
 	for i, g := range r.PathGuards {
+		f := fmt.Sprintf("%s.%s[%d]", field, fieldGuards, i)
 		if _, err := compileGuard(g); err != nil {
-			return &ValidationError{Field: fmt.Sprintf("%s.%s[%d]", field, fieldGuards, i), Message: err.Error()}
+			return &ValidationError{Field: f, Message: err.Error()}
+		}
+		c, _ := guardCost(g) // compileGuard succeeded: it parses
+		if *budget -= c; *budget < 0 {
+			return &ValidationError{Field: f, Message: fmt.Sprintf(
+				"the path guards of this policy are too large to compile together (limit %d units; a unit is about one regexp instruction or character range); use fewer or simpler patterns", MaxPolicyGuardCost)}
 		}
 	}
 	return nil
@@ -90,6 +98,9 @@ func compileGuard(g string) (*regexp.Regexp, error) {
 	if len(g) > MaxGuardLen {
 		return nil, fmt.Errorf("pattern longer than %d bytes", MaxGuardLen)
 	}
+	if c, err := guardCost(g); err == nil && c > MaxGuardCost {
+		return nil, fmt.Errorf("pattern too large once compiled (%d units, limit %d; a unit is about one regexp instruction or character range): large repeat counts such as {1000} and big classes such as \\pL multiply; use + or * or a smaller class", c, MaxGuardCost)
+	}
 	if _, err := regexp.Compile(g); err != nil {
 		return nil, fmt.Errorf("invalid regular expression (Go RE2 syntax; look-arounds and back-references are not supported): %v", err)
 	}
@@ -98,6 +109,28 @@ func compileGuard(g string) (*regexp.Regexp, error) {
 		return nil, fmt.Errorf("invalid regular expression: %v", err)
 	}
 	return re, nil
+}
+
+// guardCost estimates what compiling g costs in time and memory: one
+// unit per instruction of the compiled program plus one per character
+// range it holds. It is computed on the parsed, simplified pattern before
+// any full compilation, so a pattern such as \pL{1000} (a thousand copies
+// of a class of several hundred ranges) is refused cheaply instead of
+// costing megabytes on every load of the policy.
+func guardCost(g string) (int, error) {
+	re, err := syntax.Parse(g, syntax.Perl)
+	if err != nil {
+		return 0, err
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0, err
+	}
+	cost := 0
+	for _, in := range prog.Inst {
+		cost += 1 + len(in.Rune)/2
+	}
+	return cost, nil
 }
 
 // validateDomains checks rules across keys: wildcards must not overlap.

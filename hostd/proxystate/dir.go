@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+
+	"github.com/trustyclaw/trustyclaw/hostd/policy"
 )
 
 // Dir is the proxy state directory. Policy replacements are serialised by
@@ -14,6 +16,15 @@ type Dir struct {
 	now       Clock
 	replaceMu sync.Mutex
 	pinsMu    sync.Mutex
+
+	// The last policy file parsed and what it gave, so that health and
+	// policy reads of an unchanged file cost a read and a compare, not a
+	// parse (path guards are compiled while parsing). Callers treat the
+	// returned *policy.Policy as read-only.
+	cacheMu     sync.Mutex
+	cacheRaw    []byte
+	cachePolicy *policy.Policy
+	cacheAt     time.Time
 }
 
 // NewDir uses the directory at path (which must exist) with clock now

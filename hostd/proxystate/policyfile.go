@@ -1,6 +1,7 @@
 package proxystate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,7 +69,17 @@ func (d *Dir) loadPolicy() (*policy.Policy, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("read %s: %w", PolicyFileName, err)
 	}
-	return parsePolicyFile(b)
+	d.cacheMu.Lock()
+	defer d.cacheMu.Unlock()
+	if d.cachePolicy != nil && bytes.Equal(b, d.cacheRaw) {
+		return d.cachePolicy, d.cacheAt, nil
+	}
+	p, at, err := parsePolicyFile(b)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	d.cacheRaw, d.cachePolicy, d.cacheAt = b, p, at
+	return p, at, nil
 }
 
 // ReadPolicy returns the live policy; when it is unreadable or invalid the
