@@ -105,6 +105,11 @@ func Reserved(name string) (string, bool) {
 	if !ok {
 		why, ok = reserved[name]
 	}
+	if !ok && strings.HasPrefix(strings.ToUpper(name), "TRUSTYCLAW_") {
+		// hostd's own settings (the admin password above all) never go to
+		// an agent, not even on purpose.
+		return "TRUSTYCLAW_ variables are hostd's own settings and never reach an agent", true
+	}
 	return why, ok
 }
 

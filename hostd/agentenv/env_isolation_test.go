@@ -159,6 +159,8 @@ func TestAgentEnvAdditions(t *testing.T) {
 		{[]string{"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"}, "reserved"},
 		{[]string{"HOME=/root"}, "reserved"},
 		{[]string{"NODE_TLS_REJECT_UNAUTHORIZED=0"}, "reserved"},
+		{[]string{"TRUSTYCLAW_ADMIN_PASSWORD=x"}, "reserved"},
+		{[]string{"trustyclaw_anything=x"}, "reserved"},
 		{[]string{"A=1", "A=2"}, "given twice"},
 		{[]string{"A=x\x00y"}, "NUL"},
 	}

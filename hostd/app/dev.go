@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -98,6 +99,11 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	}
 	if o.AgentName == "" {
 		o.AgentName = DefaultDevAgentName
+	}
+	for _, l := range []struct{ flag, addr string }{{"--admin-listen", o.AdminListen}, {"--proxy-listen", o.ProxyListen}} {
+		if err := requireLoopback(l.addr); err != nil {
+			return fmt.Errorf("%w: %s %s: %v", ErrUsage, l.flag, l.addr, err)
+		}
 	}
 	log := o.Log
 	p, err := newDevPaths(o.StateDir)
@@ -218,4 +224,23 @@ func closeLogged(log zerolog.Logger, what string, fn func() error) {
 	if err := fn(); err != nil {
 		log.Error().Err(err).Msgf("close %s", what)
 	}
+}
+
+// requireLoopback refuses a listen address that is not on loopback: the
+// admin API speaks plain HTTP (its Host check does not stop a remote
+// caller, who can send any Host) and an open proxy would serve anyone on
+// the network. Reach a dev host from elsewhere through an SSH tunnel.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return errors.New("must be a loopback address such as 127.0.0.1:PORT (hostd serves only this machine; use an SSH tunnel to reach it from elsewhere)")
+	}
+	return nil
 }

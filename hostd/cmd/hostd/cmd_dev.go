@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -45,9 +43,5 @@ func runDev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	o.Password = os.Getenv(app.PasswordEnv)
 	o.Out = stdout
 	o.Log = logging.New(logging.Options{Writer: stderr, Console: consoleLog, Level: zerolog.InfoLevel})
-	err := app.RunDev(ctx, o)
-	if errors.Is(err, app.ErrUsage) {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return err
+	return app.RunDev(ctx, o) // app.ErrUsage is errUsage: a usage error exits 2
 }

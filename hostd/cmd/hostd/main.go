@@ -17,10 +17,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/trustyclaw/trustyclaw/hostd/app"
 )
 
-// errUsage marks a command-line mistake (exit code 2).
-var errUsage = errors.New("usage")
+// errUsage marks a command-line mistake (exit code 2); the same error as
+// app.ErrUsage so a usage error found while starting up exits 2 as well.
+var errUsage = app.ErrUsage
 
 // errHelp: the user asked for a subcommand's help, which was printed (exit 0).
 var errHelp = errors.New("help requested")
