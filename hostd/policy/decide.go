@@ -83,7 +83,8 @@ func (c *Compiled) Decide(r Request, pins Pins) Decision {
 	if len(ru.guards) > 0 {
 		if reason := checkPathGuards(ru, r.Target); reason != "" {
 			hint := ""
-			if ru.managed == "" {
+			// No policy change admits a dot segment: no hint then.
+			if ru.managed == "" && !hasDotSegment(r.Target) {
 				hint = fmt.Sprintf("add a path_guards pattern to %q that fully matches this request target", ru.key)
 			}
 			return d.deny(StepPathGuard, reason, hint)

@@ -28,6 +28,9 @@ func TestPathGuardRefusesDotSegments(t *testing.T) {
 		if !want && d.Step != StepPathGuard {
 			t.Errorf("%s: step %d, want %d", target, d.Step, StepPathGuard)
 		}
+		if !want && d.Hint != "" {
+			t.Errorf("%s: hint %q, but no policy change admits a dot segment", target, d.Hint)
+		}
 	}
 	// Without guards the operator allowed every path; dot segments pass.
 	if d := c.Decide(req("GET", "x.example.com", "/a/../b"), Pins{}); !d.Allow {
