@@ -168,8 +168,9 @@ func splitAuthority(s string) (string, int, error) {
 func policyUnavailable(err error) policy.Decision {
 	return policy.Decision{
 		Step:   policy.StepPolicy,
-		Reason: "the network policy is missing or invalid, so everything is denied: " + err.Error(),
-		Hint:   "replace the policy with a valid one (PUT /v1/network/policy)",
+		Reason: "the network policy or the provider account pins are unreadable or invalid, so everything is denied: " + err.Error(),
+		Hint: "a bad policy: replace it with a valid one (PUT /v1/network/policy); a bad pins file: turn the managed providers off in the policy " +
+			"(that rewrites the pins) and on again, then let the runtimes re-pin their accounts",
 	}
 }
 
