@@ -112,7 +112,7 @@ func TestCorruptPolicyDeniesEverything(t *testing.T) {
 		t.Fatalf("CONNECT with corrupt policy: %q", status)
 	}
 	ev := e.events.waitFor(t, "policy denial", func(ev netstate.Event) bool {
-		return ev.Decision == decisionDenied && strings.Contains(ev.Reason, "missing or invalid")
+		return ev.Decision == decisionDenied && strings.Contains(ev.Reason, "unreadable or invalid")
 	})
 	if !strings.Contains(ev.Reason, "unexpected end of JSON") {
 		t.Fatalf("reason does not carry the load error: %q", ev.Reason)
