@@ -33,7 +33,10 @@ func TestAllowedHTTPSRequestReachesUpstreamAndIsLogged(t *testing.T) {
 		t.Fatalf("got %d %q", status, body)
 	}
 	ev := e.events.waitFor(t, "allowed", func(ev netstate.Event) bool { return ev.Decision == decisionAllowed })
-	want := netstate.Event{Seq: ev.Seq, Protocol: "https", Method: "GET", Host: "api.example.test", Port: 443, Path: "/v1/models", Query: "limit=2", Decision: "allowed"}
+	if ev.Timestamp.IsZero() {
+		t.Fatal("event carries no decision time")
+	}
+	want := netstate.Event{Seq: ev.Seq, Timestamp: ev.Timestamp, Protocol: "https", Method: "GET", Host: "api.example.test", Port: 443, Path: "/v1/models", Query: "limit=2", Decision: "allowed"}
 	if ev != want {
 		t.Fatalf("event = %+v, want %+v", ev, want)
 	}

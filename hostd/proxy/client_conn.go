@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -29,9 +30,6 @@ type clientConn struct {
 	br  *bufio.Reader
 	bw  *bufio.Writer
 	lim Limits
-
-	bgDone     chan struct{}
-	bgAborting atomic.Bool
 }
 
 func newClientConn(nc net.Conn, br *bufio.Reader, lim Limits) *clientConn {
@@ -74,36 +72,69 @@ func (c *clientConn) flush() error {
 	return c.bw.Flush()
 }
 
-// startBackgroundRead watches the idle client while a response streams:
-// if the client goes away, cancel aborts the upstream exchange. Only
-// called when nothing else reads the connection.
-func (c *clientConn) startBackgroundRead(cancel context.CancelFunc) {
-	if c.br.Buffered() > 0 {
-		return // the client already sent more (pipelining); it is alive
+// clientWatch notices a client that goes away while the proxy waits for
+// the upstream's answer or streams it back: a background read on the idle
+// connection fails when the client closes or resets it, and cancel then
+// aborts the upstream exchange at once (instead of holding the upstream
+// connection until ResponseHeaderTimeout). It may only read while nothing
+// else reads the connection: start it once the request body has been read
+// completely (or for bodiless requests), stop it before the next read.
+type clientWatch struct {
+	c      *clientConn
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	done     chan struct{} // non-nil while the background read runs
+	stopped  bool          // stop was called; later starts do nothing
+	stopping atomic.Bool   // the read error that follows is ours
+	gone     atomic.Bool   // the client closed or reset the connection
+}
+
+func (c *clientConn) newWatch(cancel context.CancelFunc) *clientWatch {
+	return &clientWatch{c: c, cancel: cancel}
+}
+
+// start begins the background read. Safe from any goroutine (the
+// Transport's body writer calls it when the body is complete); it does
+// nothing when already running, after stop, or when the client already
+// sent more (pipelining: it is alive, and those bytes must stay buffered
+// for the next request).
+func (w *clientWatch) start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped || w.done != nil || w.c.br.Buffered() > 0 {
+		return
 	}
-	_ = c.nc.SetReadDeadline(time.Time{})
+	_ = w.c.nc.SetReadDeadline(time.Time{})
 	done := make(chan struct{})
-	c.bgDone = done
+	w.done = done
 	go func() {
 		defer close(done)
-		if _, err := c.br.Peek(1); err != nil && !c.bgAborting.Load() {
-			cancel()
+		// Peek keeps whatever arrives (a pipelined request) buffered.
+		if _, err := w.c.br.Peek(1); err != nil && !w.stopping.Load() {
+			w.gone.Store(true)
+			w.cancel()
 		}
 	}()
 }
 
-// stopBackgroundRead ends the watch and leaves the reader usable.
-func (c *clientConn) stopBackgroundRead() {
-	if c.bgDone == nil {
+// stop ends the watch for good and leaves the reader usable.
+func (w *clientWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.done == nil {
 		return
 	}
-	c.bgAborting.Store(true)
-	_ = c.nc.SetReadDeadline(aLongTimeAgo)
-	<-c.bgDone
-	c.bgDone = nil
-	c.bgAborting.Store(false)
-	_ = c.nc.SetReadDeadline(time.Time{})
+	w.stopping.Store(true)
+	_ = w.c.nc.SetReadDeadline(aLongTimeAgo)
+	<-w.done
+	w.done = nil
+	_ = w.c.nc.SetReadDeadline(time.Time{})
 }
+
+// clientGone reports whether the watch saw the client go away.
+func (w *clientWatch) clientGone() bool { return w.gone.Load() }
 
 // writeText answers with a short text/plain response.
 func (c *clientConn) writeText(status int, body string, close bool) error {

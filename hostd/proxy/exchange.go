@@ -42,6 +42,9 @@ func (x *exchange) policyRequest() policy.Request {
 // reports whether the client connection may carry another request.
 func (p *Proxy) handleRequest(ctx context.Context, c *clientConn, h *requestHead, tun *tunnel) bool {
 	x, status, reason := newExchange(h, tun)
+	// The time of the decision, not of the (possibly much later) outcome
+	// that is recorded with it; an EventSink may keep it or stamp its own.
+	x.ev.Timestamp = p.cfg.Clock()
 	if status != 0 {
 		p.deny(c, x.ev, status, reason, "", true)
 		return false

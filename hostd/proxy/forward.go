@@ -72,19 +72,24 @@ func (p *Proxy) forwardHTTP(ctx context.Context, c *clientConn, x *exchange, d p
 	}
 	req, cancel := p.upstreamRequest(ctx, x, d.Host, body, contentLength)
 	defer cancel()
+	// Watch the client from the moment its request is complete: one that
+	// hangs up while the upstream thinks ends the round trip at once.
+	watch := c.newWatch(cancel)
+	if streamed == nil {
+		watch.start()
+	} else {
+		streamed.onComplete = watch.start // runs in the Transport's writer
+	}
 	resp, err := p.transport.RoundTrip(req)
 	if err != nil {
-		return p.upstreamFailed(c, x, streamed, err)
+		watch.stop()
+		return p.upstreamFailed(ctx, c, x, streamed, watch, err)
 	}
 	defer resp.Body.Close()
 	x.ev.Decision = decisionAllowed
 	p.record(x.ev)
-	bodyDone := streamed == nil || streamed.complete()
-	if bodyDone {
-		c.startBackgroundRead(cancel)
-	}
 	keep, werr := writeResponse(c, h, resp)
-	c.stopBackgroundRead()
+	watch.stop()
 	if werr != nil || !keep {
 		return false
 	}
@@ -128,8 +133,9 @@ func (p *Proxy) upstreamRequest(ctx context.Context, x *exchange, host string, b
 }
 
 // upstreamFailed maps a failed round trip to the client's answer and the
-// decision event.
-func (p *Proxy) upstreamFailed(c *clientConn, x *exchange, streamed *guardedReader, err error) bool {
+// decision event. The watch must be stopped already; ctx is the
+// connection's context (cancelled when the proxy shuts down).
+func (p *Proxy) upstreamFailed(ctx context.Context, c *clientConn, x *exchange, streamed *guardedReader, watch *clientWatch, err error) bool {
 	var refused *addressRefusedError
 	var bodyErr error
 	if streamed != nil {
@@ -147,6 +153,16 @@ func (p *Proxy) upstreamFailed(c *clientConn, x *exchange, streamed *guardedRead
 		// The client stopped sending (timeout, reset): nobody to answer.
 		x.ev.Decision, x.ev.Reason = decisionAllowed, "client body read failed: "+bodyErr.Error()
 		p.record(x.ev)
+	case ctx.Err() != nil:
+		// Shutdown also closes the client, so this comes before the
+		// watch's verdict.
+		x.ev.Decision, x.ev.Reason = decisionAllowed, reasonShutdown
+		p.record(x.ev)
+	case watch.clientGone():
+		// Nobody to answer; the event still says the request was allowed
+		// (it may have reached the upstream).
+		x.ev.Decision, x.ev.Reason = decisionAllowed, reasonClientGone
+		p.record(x.ev)
 	default:
 		x.ev.Decision, x.ev.Reason = decisionAllowed, "upstream error: "+err.Error()
 		p.record(x.ev)
@@ -155,6 +171,12 @@ func (p *Proxy) upstreamFailed(c *clientConn, x *exchange, streamed *guardedRead
 	}
 	return false
 }
+
+// Reasons of allowed requests that ended before the upstream answered.
+const (
+	reasonClientGone = "client went away before the upstream answered"
+	reasonShutdown   = "the proxy shut down before the upstream answered"
+)
 
 // guardedReader lets the Transport read the client body in its own
 // goroutine while the handler can still learn, without racing, whether
@@ -165,6 +187,9 @@ type guardedReader struct {
 	br   *bodyReader
 	done atomic.Bool // body read to EOF without error
 	dead bool
+	// onComplete, when set, runs once when the body has been read to its
+	// end (in the goroutine reading it).
+	onComplete func()
 }
 
 func (g *guardedReader) Read(p []byte) (int, error) {
@@ -174,13 +199,14 @@ func (g *guardedReader) Read(p []byte) (int, error) {
 		return 0, errors.New("client body detached")
 	}
 	n, err := g.br.Read(p)
-	if g.br.complete() {
+	if g.br.complete() && !g.done.Load() {
 		g.done.Store(true)
+		if g.onComplete != nil {
+			g.onComplete()
+		}
 	}
 	return n, err
 }
-
-func (g *guardedReader) complete() bool { return g.done.Load() }
 
 // finish detaches the reader; it reports whether the body was complete.
 // When it was not, the caller closes the connection.

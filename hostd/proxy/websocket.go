@@ -30,17 +30,26 @@ func (p *Proxy) forwardWebSocket(ctx context.Context, c *clientConn, x *exchange
 	if guard {
 		req.Header.Del("Sec-Websocket-Extensions")
 	}
+	// The handshake has no body: watch the client while the upstream
+	// decides, so a client that hangs up ends the round trip at once.
+	watch := c.newWatch(cancel)
+	watch.start()
 	resp, err := p.transport.RoundTrip(req)
 	if err != nil {
-		return p.upstreamFailed(c, x, nil, err)
+		watch.stop()
+		return p.upstreamFailed(ctx, c, x, nil, watch, err)
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer resp.Body.Close()
 		x.ev.Decision = decisionAllowed
 		p.record(x.ev)
 		keep, werr := writeResponse(c, x.h, resp)
+		watch.stop()
 		return werr == nil && keep
 	}
+	// The relay reads the client itself (frames the client sent early
+	// stay buffered).
+	watch.stop()
 	up, ok := resp.Body.(io.ReadWriteCloser)
 	if !ok {
 		_ = resp.Body.Close()
