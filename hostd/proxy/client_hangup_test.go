@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -256,5 +260,43 @@ func TestShutdownWhileTheUpstreamThinksRecordsTheRequest(t *testing.T) {
 	evs := e.events.all()
 	if len(evs) != 1 || evs[0].Decision != decisionAllowed || evs[0].Reason != reasonShutdown || evs[0].Timestamp.After(stopped) {
 		t.Fatalf("events = %+v", evs)
+	}
+}
+
+// The new-user trial: curl gives up on a POST whose upstream never
+// answers; the proxy must let go of the upstream and record the request.
+func TestCurlTimingOutOnASilentUpstream(t *testing.T) {
+	curl := curlPath(t)
+	const host = "api.example.test"
+	e := startProxy(t, policyJSON(apiPolicy))
+	up := startSilentUpstream(t, e.uca, true)
+	e.p.cfg.DevUpstreams = map[string]string{host: up.addr}
+	caFile := filepath.Join(t.TempDir(), "proxy-ca.crt")
+	if err := e.ca.WriteCertPEM(caFile); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, curl, "-sS", "--max-time", "1", "--noproxy", "", "--cacert", caFile,
+		"-x", "http://"+e.addr, "-X", "POST", "-d", "{}", "https://"+host+"/v1/responses")
+	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+caFile, "CURL_CA_BUNDLE="+caFile)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 28 { // 28: operation timed out
+		t.Fatalf("curl: %v (%s), want its timeout (exit 28)", err, out)
+	}
+	select {
+	case <-up.got:
+	default:
+		t.Fatal("the request never reached the upstream")
+	}
+	select {
+	case <-up.closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the proxy kept its upstream connection open after curl gave up")
+	}
+	ev := e.events.waitFor(t, "for curl's POST", func(ev netstate.Event) bool { return ev.Method == "POST" })
+	if ev.Decision != decisionAllowed || ev.Reason != reasonClientGone {
+		t.Fatalf("event = %+v", ev)
 	}
 }
