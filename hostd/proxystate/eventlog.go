@@ -173,11 +173,15 @@ func migrateEvents(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Record queues one decision. It blocks while the queue is full (up to
+// Record queues one decision, stamped with ev.Timestamp when the caller
+// set it (the decision time), else now. It blocks while the queue is full (up to
 // RecordWait); an event that cannot be queued in time, or arrives after
 // Close, is counted in Dropped and logged, never lost silently.
 func (l *EventLog) Record(ev netstate.Event) {
-	ev.Timestamp = l.opts.Now().UTC()
+	if ev.Timestamp.IsZero() { // else the caller's decision time is kept
+		ev.Timestamp = l.opts.Now()
+	}
+	ev.Timestamp = ev.Timestamp.UTC()
 	ev = capEvent(ev)
 	l.closeMu.RLock()
 	defer l.closeMu.RUnlock()

@@ -35,8 +35,10 @@ func TestEventLogRecordsAndPages(t *testing.T) {
 	l := openLog(t, filepath.Join(t.TempDir(), EventsFileName), EventLogOptions{})
 	for i := 0; i < 12; i++ {
 		e := ev("h.example.com")
-		e.Seq = 999                      // ignored: the log assigns seq
-		e.Timestamp = time.Unix(1, 0)    // ignored: the log assigns time
+		e.Seq = 999 // ignored: the log assigns seq
+		if i == 11 {
+			e.Timestamp = time.Unix(1, 0) // the caller's decision time is kept
+		}
 		e.Query = strings.Repeat("q", i) // distinguishes events
 		l.Record(e)
 	}
@@ -55,6 +57,9 @@ func TestEventLogRecordsAndPages(t *testing.T) {
 	page, _ = l.Events(ctx, 10, 5)
 	if len(page) != 2 || page[0].Seq != 11 || page[1].Seq != 12 {
 		t.Fatalf("tail page %+v", page)
+	}
+	if !page[0].Timestamp.Equal(fixedNow) || !page[1].Timestamp.Equal(time.Unix(1, 0)) {
+		t.Fatalf("timestamps %v %v: want the log's clock when none is given, else the caller's", page[0].Timestamp, page[1].Timestamp)
 	}
 	if page, _ := l.Events(ctx, 12, 5); len(page) != 0 || page == nil {
 		t.Fatalf("empty page must be [] not nil: %#v", page)

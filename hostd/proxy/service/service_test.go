@@ -115,7 +115,7 @@ func TestDevServiceEndToEnd(t *testing.T) {
 	if strings.Join(decisions, ",") != "denied,allowed,denied" {
 		t.Fatalf("event log decisions %v", decisions)
 	}
-	if r := evs[2].Reason; !strings.Contains(r, "missing or invalid") {
+	if r := evs[2].Reason; !strings.Contains(r, "unreadable or invalid") {
 		t.Fatalf("corrupt-policy denial reason %q", r)
 	}
 	if st, err := nc.Status(ctx); err != nil || st.PolicyValid || !st.ProxyListening {
