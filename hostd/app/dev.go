@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -129,6 +131,19 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	// A password generated now is shown only in the ready banner: when
+	// start-up fails before that, take it back, so the next start makes
+	// (and shows) a fresh one instead of keeping one nobody saw.
+	var shown atomic.Bool
+	if generated {
+		defer func() {
+			if !shown.Load() {
+				if rmErr := os.Remove(p.password); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+					log.Warn().Err(rmErr).Msg("remove the unshown generated admin password")
+				}
+			}
+		}()
+	}
 	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return fmt.Errorf("hash admin password: %w", err)
@@ -196,6 +211,7 @@ func RunDev(ctx context.Context, o DevOptions) (err error) {
 	}
 	err = pl.run(map[string]func(context.Context) error{"proxy": px.Run}, func() {
 		printDevBanner(o.Out, adminLn.Addr().String(), px.Addr(), p, password, generated, o.Password != "")
+		shown.Store(true)
 		log.Info().Str("admin", adminLn.Addr().String()).Str("proxy", px.Addr()).Str("state_dir", p.root).Msg("hostd dev ready")
 		if o.Ready != nil {
 			o.Ready(adminLn.Addr().String(), px.Addr())

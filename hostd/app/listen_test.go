@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
+	"net"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -32,5 +35,24 @@ func TestRunDevRefusesNonLoopbackListen(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 0 {
 		t.Fatalf("state dir written before the refusal: %v", m)
+	}
+}
+
+// A generated password that was never shown (start-up failed first) is
+// not left behind in the state directory.
+func TestFailedStartTakesBackAnUnshownPassword(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := filepath.Join(t.TempDir(), "state")
+	err = RunDev(context.Background(), DevOptions{StateDir: dir, AdminListen: busy.Addr().String(),
+		ProxyListen: "127.0.0.1:0", Out: io.Discard, Log: logging.Nop()})
+	if err == nil {
+		t.Fatal("RunDev on a busy port succeeded")
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, "admin_password")); !errors.Is(statErr, fs.ErrNotExist) {
+		t.Fatalf("admin_password left behind after a failed start (stat: %v)", statErr)
 	}
 }
