@@ -83,6 +83,9 @@ agent-clis:
 		&& "$$bin/codex" --version 2>/dev/null | grep -qx 'codex-cli $(CODEX_VERSION)' \
 		&& "$$bin/claude" --version 2>/dev/null | grep -q '^$(CLAUDE_VERSION) '; }; \
 	if ok; then echo "agent-clis: codex $(CODEX_VERSION) and claude $(CLAUDE_VERSION) present in $$dir"; exit 0; fi; \
+	if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "agent-clis: npm not found; installing Node.js + npm with apt-get"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; } || true; fi; \
 	if ! command -v npm >/dev/null 2>&1; then \
 		echo "agent-clis: npm not found; install Node.js + npm (apt-get install -y nodejs npm). Real-CLI tests will skip."; exit 0; fi; \
 	echo "agent-clis: installing @openai/codex@$(CODEX_VERSION) @anthropic-ai/claude-code@$(CLAUDE_VERSION) into $$dir"; \
