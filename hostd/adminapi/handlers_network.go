@@ -137,7 +137,11 @@ func decodeCheck(body []byte) (policy.Request, error) {
 	if len(f["url"]) > 8192 {
 		return policy.Request{}, badRequest("url must be at most 8192 bytes")
 	}
-	req, err := policy.RequestFromURL(strings.ToUpper(m), f["url"])
+	if strings.EqualFold(m, http.MethodConnect) {
+		return policy.Request{}, badRequest("CONNECT is decided by host and port alone: check the https:// or wss:// URL with the method of the request inside the tunnel")
+	}
+	// Methods are case-sensitive, as in the proxy: "get" is not "GET".
+	req, err := policy.RequestFromURL(m, f["url"])
 	if err != nil {
 		return policy.Request{}, badRequest("url: %v", err)
 	}

@@ -146,6 +146,21 @@ func TestPolicyCheck(t *testing.T) {
 	if got["decision"] != "denied" {
 		t.Fatalf("port: %v", got)
 	}
+	// Methods are case-sensitive, as in the proxy, which refuses "get".
+	got = check(`{"method":"get","url":"https://api.github.com/repos/a/b"}`)
+	if got["decision"] != "denied" {
+		t.Fatalf("lower-case method: %v", got)
+	}
+	// What the proxy refuses before any policy decision is refused here too.
+	for _, bad := range []string{
+		`{"method":"GET","url":"https://api.github.com//repos/a/b"}`, `{"method":"GET","url":"https://api.github.com:0443/repos/a/b"}`,
+		`{"method":"CONNECT","url":"https://api.github.com/"}`,
+	} {
+		r := h.do("POST", "/v1/network/policy/check", bad)
+		if r.status != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", bad, r.status)
+		}
+	}
 	for _, bad := range []string{
 		`{"method":"GET"}`, `{"method":"GET","url":"ftp://x.com/"}`, `{"method":"G ET","url":"https://a.com/"}`,
 		`{"method":"GET","url":"https://user:pw@a.com/"}`, `{"method":"GET","url":"/relative"}`, `{"method":"GET","url":5}`,

@@ -34,14 +34,17 @@ func RequestFromURL(method, rawURL string) (Request, error) {
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return Request{}, fmt.Errorf("URL port %q is not a number from 1 to 65535", p)
+		if err != nil || n < 1 || n > 65535 || p[0] == '0' {
+			return Request{}, fmt.Errorf("URL port %q is not a number from 1 to 65535 (without leading zeros, which the proxy refuses)", p)
 		}
 		port = n
 	}
 	target := u.EscapedPath()
 	if target == "" {
 		target = "/"
+	}
+	if strings.HasPrefix(target, "//") {
+		return Request{}, fmt.Errorf("URL path must not start with \"//\" (the proxy refuses such requests whatever the policy says)")
 	}
 	if u.RawQuery != "" || u.ForceQuery {
 		target += "?" + u.RawQuery

@@ -48,6 +48,8 @@ func TestRequestFromURL(t *testing.T) {
 		{"GET", "https://example.com:99999/", "port"},
 		{"", "https://example.com/", "method"},
 		{"GET", "https://exa mple.com/", "parse URL"},
+		{"GET", "https://example.com:0443/", "leading zeros"},
+		{"GET", "https://example.com//x", `start with "//"`},
 	} {
 		if _, err := RequestFromURL(bad.method, bad.url); err == nil || !strings.Contains(err.Error(), bad.err) {
 			t.Errorf("RequestFromURL(%q, %q) error %v, want %q", bad.method, bad.url, err, bad.err)
