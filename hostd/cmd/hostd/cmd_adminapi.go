@@ -32,12 +32,11 @@ func runAdminAPI(ctx context.Context, args []string, _ io.Reader, _, stderr io.W
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	o.Log = logging.New(logging.Options{Writer: stderr, Level: zerolog.InfoLevel})
-	err := app.RunAdminHost(ctx, o)
-	if errors.Is(err, app.ErrUsage) {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := refuseRoot("hostd admin-api", "trustyclaw-admin"); err != nil {
+		return err
 	}
-	return err
+	o.Log = logging.New(logging.Options{Writer: stderr, Level: zerolog.InfoLevel})
+	return app.RunAdminHost(ctx, o) // app.ErrUsage is errUsage: exits 2
 }
 
 // runHashPassword reads the admin password from stdin and writes its

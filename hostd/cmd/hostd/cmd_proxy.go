@@ -41,6 +41,9 @@ func runProxy(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
+	if err := refuseRoot("hostd proxy", "trustyclaw-proxy"); err != nil {
+		return err
+	}
 	if *printCA {
 		// For the bootstrap (as the proxy user): the agents' trust store
 		// needs the certificate before the service first runs.
