@@ -181,6 +181,8 @@ func TestRunHelperArgumentContract(t *testing.T) {
 		{HelperUpdateAccount, []string{"gemini"}, "acct"},
 		{HelperUpdateAccount, []string{"openai", "acct"}, ""},
 		{HelperUpdateAccount, []string{"openai"}, strings.Repeat("a", maxPinInput+1)},
+		{HelperUpdateAccount, []string{"openai"}, "abc def"},          // not an account id
+		{HelperUpdateAccount, []string{"claude"}, "sk-ant-raw-token"}, // a token, not its hash
 		{"reboot-host", nil, ""},
 	}
 	for _, tc := range cases {

@@ -39,6 +39,11 @@ func RunHelper(ctx context.Context, d *Dir, name string, args []string, stdin io
 	return writeJSON(stdout, result)
 }
 
+// WriteHelperError prints err as a helper's one JSON error object, for
+// failures before RunHelper is reached (demotion, a missing state
+// directory), so a helper always prints exactly one JSON object.
+func WriteHelperError(w io.Writer, err error) error { return writeJSON(w, errorToWire(err)) }
+
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -74,6 +79,9 @@ func runHelper(ctx context.Context, d *Dir, name string, args []string, stdin io
 			return nil, err
 		}
 		value := strings.TrimRight(string(raw), "\r\n")
+		if _, err := NormalizePin(args[0], value); err != nil {
+			return nil, badArgs("%v", err) // the caller's value, not the state, is wrong
+		}
 		if err := d.SetPin(ctx, args[0], value); err != nil {
 			return nil, err
 		}

@@ -66,24 +66,34 @@ func (d networkHelperDeps) stateDir() (dir string, demote bool) {
 	return proxyStateDir, root
 }
 
+// prepareNetworkHelper demotes (as root) and checks the state directory.
+func prepareNetworkHelper(deps networkHelperDeps) error {
+	dir, demote := deps.stateDir()
+	if demote {
+		if err := deps.demote(); err != nil {
+			return fmt.Errorf("demote to %s: %w", proxyUser, err)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("proxy state directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return errors.New("proxy state directory " + dir + " is not a directory")
+	}
+	return nil
+}
+
 // networkHelper runs one network helper: as root it demotes to the proxy
 // user before touching anything, then runs the helper against the state
 // directory. The helper prints one JSON object (result or error).
 func networkHelper(name string, deps networkHelperDeps) helperFunc {
 	return func(ctx context.Context, args []string, stdin io.Reader, stdout, _ io.Writer) error {
-		dir, demote := deps.stateDir()
-		if demote {
-			if err := deps.demote(); err != nil {
-				return fmt.Errorf("demote to %s: %w", proxyUser, err)
-			}
+		if err := prepareNetworkHelper(deps); err != nil {
+			_ = proxystate.WriteHelperError(stdout, err) // one JSON object, also now
+			return err
 		}
-		fi, err := os.Stat(dir)
-		if err != nil {
-			return fmt.Errorf("proxy state directory: %w", err)
-		}
-		if !fi.IsDir() {
-			return errors.New("proxy state directory " + dir + " is not a directory")
-		}
+		dir, _ := deps.stateDir()
 		ctx, cancel := context.WithTimeout(ctx, networkHelperTimeout)
 		defer cancel()
 		return proxystate.RunHelper(ctx, proxystate.NewDir(dir, nil), name, args, stdin, stdout)

@@ -185,10 +185,18 @@ func TestNetworkHelperDemotesBeforeTouchingState(t *testing.T) {
 		inTestBin: func() bool { return false },
 		demote:    func() error { demoted = true; return errors.New("no such user") },
 	}
-	var out bytes.Buffer
-	err := networkHelper(proxystate.HelperReadState, deps)(context.Background(), []string{"policy"}, strings.NewReader(""), &out, &out)
-	if !demoted || err == nil || !strings.Contains(err.Error(), "demote to trustyclaw-proxy") || out.Len() != 0 {
-		t.Fatalf("demoted=%v err=%v out=%q", demoted, err, out.String())
+	var out, errOut bytes.Buffer
+	err := networkHelper(proxystate.HelperReadState, deps)(context.Background(), []string{"policy"}, strings.NewReader(""), &out, &errOut)
+	if !demoted || err == nil || !strings.Contains(err.Error(), "demote to trustyclaw-proxy") {
+		t.Fatalf("demoted=%v err=%v", demoted, err)
+	}
+	// Still exactly one JSON object on stdout (docs/helpers.md), the error.
+	var w struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	dec := json.NewDecoder(&out)
+	if derr := dec.Decode(&w); derr != nil || w.Error.Code != "failed" || !strings.Contains(w.Error.Message, "demote") || dec.More() {
+		t.Fatalf("stdout %q: %v %+v", out.String(), derr, w)
 	}
 }
 
