@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -109,5 +110,28 @@ func TestCONNECTInsideTunnelIsRefused(t *testing.T) {
 	}
 	if hits.n.Load() != 0 {
 		t.Fatal("reached upstream")
+	}
+}
+
+// Credentials in an absolute-form URL are refused, and the answer says so
+// rather than calling the URL not absolute.
+func TestAbsoluteURLWithCredentialsIsRefusedByName(t *testing.T) {
+	var hits counter
+	e := startProxy(t, policyJSON(twoHostsPolicy))
+	up := httptest.NewServer(hits.wrap(echoHandler()))
+	t.Cleanup(up.Close)
+	e.p.cfg.DevUpstreams = map[string]string{"api.example.test": up.Listener.Addr().String()}
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp := rawExchange(t, c, "GET http://user:pw@api.example.test/ HTTP/1.1\r\nHost: api.example.test\r\n\r\n")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "credentials") {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if hits.n.Load() != 0 {
+		t.Fatal("the request reached the upstream")
 	}
 }

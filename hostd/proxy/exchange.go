@@ -123,6 +123,9 @@ func newExchange(h *requestHead, tun *tunnel) (*exchange, int, string) {
 	u, ok := parseAbsolute(h.Target)
 	if !ok {
 		x.ev.Path = clip(h.Target)
+		if hasUserinfo(h.Target) {
+			return x, http.StatusBadRequest, "a proxy request URL must not carry credentials (user@host)"
+		}
 		return x, http.StatusBadRequest, "a proxy request must use an absolute http:// URL (use CONNECT for https)"
 	}
 	x.host, x.port, x.target = u.host, u.port, u.target
@@ -241,4 +244,17 @@ func isWebSocketUpgrade(h *requestHead) bool {
 	return h.Method == http.MethodGet &&
 		headerHasToken(h.Header, "Connection", "upgrade") &&
 		headerHasToken(h.Header, "Upgrade", "websocket")
+}
+
+// hasUserinfo reports whether an absolute-form target has an '@' in its
+// authority, to name that as the reason parseAbsolute refused it.
+func hasUserinfo(s string) bool {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return false
+	}
+	if end := strings.IndexAny(rest, "/?"); end >= 0 {
+		rest = rest[:end]
+	}
+	return strings.Contains(rest, "@")
 }
