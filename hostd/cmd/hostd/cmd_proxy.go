@@ -22,7 +22,7 @@ import (
 // and dev CAs exist only in `hostd dev`; this command has no flag for
 // them.
 func runProxy(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	fs := flag.NewFlagSet("hostd proxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	stateDir := fs.String("state-dir", service.DefaultStateDir, "proxy state directory (policy, pins, network events, CA)")
 	listen := fs.String("listen", service.DefaultListen, "listen address")
