@@ -135,3 +135,24 @@ func TestAbsoluteURLWithCredentialsIsRefusedByName(t *testing.T) {
 		t.Fatal("the request reached the upstream")
 	}
 }
+
+// A CONNECT whose Host header names another origin is refused before the
+// tunnel opens; the usual shapes (with or without the port, any case)
+// pass.
+func TestCONNECTHostHeaderMustNameTheTarget(t *testing.T) {
+	e := startProxy(t, policyJSON(twoHostsPolicy))
+	for hostHeader, want := range map[string]int{
+		"api.example.test:443": 200, "API.Example.Test": 200, "api.example.test.:443": 200,
+		"other.example.test:443": 400, "evil.invalid:443": 400, "api.example.test:8443": 400, "api.example.test:0443": 400,
+	} {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := rawExchange(t, c, "CONNECT api.example.test:443 HTTP/1.1\r\nHost: "+hostHeader+"\r\n\r\n")
+		c.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d", hostHeader, resp.StatusCode, want)
+		}
+	}
+}

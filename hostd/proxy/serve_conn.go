@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/trustyclaw/trustyclaw/hostd/logging"
@@ -70,6 +71,10 @@ func (p *Proxy) handleConnect(ctx context.Context, c *clientConn, h *requestHead
 	ev.Host, ev.Port = host, port
 	if h.hasBody() {
 		p.deny(c, ev, http.StatusBadRequest, "CONNECT request with a body", "", true)
+		return
+	}
+	if h.HostHeader != "" && !sameAuthority(h.HostHeader, host, port) {
+		p.deny(c, ev, http.StatusBadRequest, "CONNECT Host header "+strconv.Quote(clip(h.HostHeader))+" names another origin than the CONNECT target", "", true)
 		return
 	}
 	comp, _, perr := p.cfg.Policy.Current()
@@ -163,6 +168,28 @@ func splitAuthority(s string) (string, int, error) {
 		return "", 0, errors.New("empty host")
 	}
 	return host, port, nil
+}
+
+// sameAuthority reports whether a CONNECT's Host header names the target
+// host and port (the port may be left out), compared in normal form.
+func sameAuthority(hostHeader, host string, port int) bool {
+	hh, hp := hostHeader, port
+	if h, p, err := splitAuthority(hostHeader); err == nil {
+		hh, hp = h, p
+	} else if strings.Contains(strings.Trim(hostHeader, "[]"), ":") && !strings.HasPrefix(hostHeader, "[") {
+		return false // a port that does not parse
+	}
+	return authorityHost(hh) == authorityHost(host) && hp == port
+}
+
+// authorityHost is a host in normal form, or lower-cased when it has none
+// (an IP literal: the policy refuses those later, with its own reason).
+func authorityHost(h string) string {
+	h = strings.Trim(h, "[]")
+	if n, err := policy.NormalizeHost(h); err == nil {
+		return n
+	}
+	return strings.ToLower(strings.TrimSuffix(h, "."))
 }
 
 func policyUnavailable(err error) policy.Decision {
