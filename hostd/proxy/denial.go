@@ -10,9 +10,9 @@ import (
 // record sends one decision to the event sink.
 func (p *Proxy) record(ev netstate.Event) {
 	p.cfg.Events.Record(ev)
-	l := p.log.Debug()
+	l := p.decisionLog.Debug()
 	if ev.Decision == decisionDenied {
-		l = p.log.Info()
+		l = p.decisionLog.Info()
 	}
 	l.Str("protocol", ev.Protocol).Str(logging.FieldMethod, clip(ev.Method)).
 		Str(logging.FieldHost, ev.Host).Int("port", ev.Port).Str(logging.FieldPath, clip(ev.Path)).

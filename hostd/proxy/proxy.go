@@ -153,19 +153,26 @@ type Config struct {
 
 // Proxy is one enforcing proxy instance. Create with New, run with Serve.
 type Proxy struct {
-	cfg       Config
-	lim       Limits
-	log       zerolog.Logger
-	leaves    *ca.LeafCache
-	budget    *memoryBudget
-	transport *http.Transport
-	slots     chan struct{}
-	listening atomic.Bool
+	cfg Config
+	lim Limits
+	log zerolog.Logger
+	// decisionLog is log with a burst limit: the network event log keeps
+	// every decision; the journal copy must not let an agent flood it.
+	decisionLog zerolog.Logger
+	leaves      *ca.LeafCache
+	budget      *memoryBudget
+	transport   *http.Transport
+	slots       chan struct{}
+	listening   atomic.Bool
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 }
+
+// decisionLogBurst is how many decision lines per second reach the
+// process log; the rest of that second's are dropped from the log only.
+const decisionLogBurst = 50
 
 // New validates cfg and builds a proxy.
 func New(cfg Config) (*Proxy, error) {
@@ -208,6 +215,7 @@ func New(cfg Config) (*Proxy, error) {
 		slots:  make(chan struct{}, lim.MaxConns),
 		conns:  map[net.Conn]struct{}{},
 	}
+	p.decisionLog = p.log.Sample(&zerolog.BurstSampler{Burst: decisionLogBurst, Period: time.Second})
 	p.transport = p.newTransport()
 	return p, nil
 }
