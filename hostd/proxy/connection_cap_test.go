@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,8 +35,11 @@ func TestConnectionsOverTheCapGet503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != 503 {
-		t.Fatalf("third connection: %d", resp.StatusCode)
+	if resp.StatusCode != 503 || resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("third connection: %d %v", resp.StatusCode, resp.Header)
+	}
+	if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), "connection limit") {
+		t.Fatalf("body %q", b)
 	}
 	// Freeing a slot lets the next client in.
 	held[0].Close()

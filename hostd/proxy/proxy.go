@@ -331,8 +331,11 @@ func (p *Proxy) closeAll() {
 // refuseBusy answers a connection over the cap with 503 and closes it,
 // without reading from it.
 func (p *Proxy) refuseBusy(nc net.Conn) {
-	p.log.Warn().Str(logging.FieldAddr, nc.RemoteAddr().String()).Msg("connection cap reached; refusing client")
+	// Burst-limited like decision lines: a client at the cap could
+	// otherwise flood the log by opening connections.
+	p.decisionLog.Warn().Str(logging.FieldAddr, nc.RemoteAddr().String()).Msg("connection cap reached; refusing client")
 	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = nc.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 40\r\n\r\nproxy connection limit reached; retry.\r\n"))
+	_, _ = nc.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nContent-Length: 40\r\n\r\nproxy connection limit reached; retry.\r\n"))
 	_ = nc.Close()
 }
