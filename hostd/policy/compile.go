@@ -59,7 +59,7 @@ func Compile(p *Policy) (*Compiled, error) {
 	for key, dr := range n.Allowed {
 		r := &rule{name: key, key: key, methods: dr.AllowHTTPMethods}
 		for _, g := range dr.PathGuards {
-			re, err := compileGuard(g)
+			re, _, err := compileGuard(g)
 			if err != nil { // unreachable after normalized; kept for safety
 				return nil, &ValidationError{Field: domainField(key), Message: err.Error()}
 			}
@@ -84,7 +84,7 @@ func Compile(p *Policy) (*Compiled, error) {
 				provider: h.guards,
 			}
 			for _, g := range h.pathGuards {
-				re, err := compileGuard(g)
+				re, _, err := compileGuard(g)
 				if err != nil {
 					return nil, fmt.Errorf("compile %s bundle guard for %s: %w", b.provider, h.host, err)
 				}

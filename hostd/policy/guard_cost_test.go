@@ -16,12 +16,12 @@ func TestGuardCostRefusesHugePrograms(t *testing.T) {
 		if err != nil || c > 500 {
 			t.Errorf("guardCost(%q) = %d, %v; want a small cost", g, c, err)
 		}
-		if _, err := compileGuard(g); err != nil {
+		if _, _, err := compileGuard(g); err != nil {
 			t.Errorf("compileGuard(%q): %v", g, err)
 		}
 	}
 	for _, g := range []string{`\pL{1000}N`, `(?:[\p{Greek}\p{Han}]{500})+`, strings.Repeat(`\pL`, 200)} {
-		_, err := compileGuard(g)
+		_, _, err := compileGuard(g)
 		if err == nil || !strings.Contains(err.Error(), "too large once compiled") {
 			t.Errorf("compileGuard(%q) = %v; want a too-large refusal", g[:min(len(g), 30)], err)
 		}

@@ -77,10 +77,10 @@ func validateRule(field string, r DomainRule, budget *int) error {
 	}
 	for i, g := range r.PathGuards {
 		f := fmt.Sprintf("%s.%s[%d]", field, fieldGuards, i)
-		if _, err := compileGuard(g); err != nil {
+		_, c, err := compileGuard(g)
+		if err != nil {
 			return &ValidationError{Field: f, Message: err.Error()}
 		}
-		c, _ := guardCost(g) // compileGuard succeeded: it parses
 		if *budget -= c; *budget < 0 {
 			return &ValidationError{Field: f, Message: fmt.Sprintf(
 				"the path guards of this policy are too large to compile together (limit %d units; a unit is about one regexp instruction or character range); use fewer or simpler patterns", MaxPolicyGuardCost)}
@@ -89,26 +89,28 @@ func validateRule(field string, r DomainRule, budget *int) error {
 	return nil
 }
 
-// compileGuard compiles a path guard as a full match. The pattern is
-// compiled alone first so a syntax error quotes the operator's own text.
-func compileGuard(g string) (*regexp.Regexp, error) {
+// compileGuard compiles a path guard as a full match and returns its
+// cost (see guardCost). The pattern is compiled alone first so a syntax
+// error quotes the operator's own text.
+func compileGuard(g string) (*regexp.Regexp, int, error) {
 	if g == "" {
-		return nil, errors.New(`empty pattern; remove it, or use ".*" to allow every path`)
+		return nil, 0, errors.New(`empty pattern; remove it, or use ".*" to allow every path`)
 	}
 	if len(g) > MaxGuardLen {
-		return nil, fmt.Errorf("pattern longer than %d bytes", MaxGuardLen)
+		return nil, 0, fmt.Errorf("pattern longer than %d bytes", MaxGuardLen)
 	}
-	if c, err := guardCost(g); err == nil && c > MaxGuardCost {
-		return nil, fmt.Errorf("pattern too large once compiled (%d units, limit %d; a unit is about one regexp instruction or character range): large repeat counts such as {1000} and big classes such as \\pL multiply; use + or * or a smaller class", c, MaxGuardCost)
+	c, cerr := guardCost(g)
+	if cerr == nil && c > MaxGuardCost {
+		return nil, 0, fmt.Errorf("pattern too large once compiled (%d units, limit %d; a unit is about one regexp instruction or character range): large repeat counts such as {1000} and big classes such as \\pL multiply; use + or * or a smaller class", c, MaxGuardCost)
 	}
 	if _, err := regexp.Compile(g); err != nil {
-		return nil, fmt.Errorf("invalid regular expression (Go RE2 syntax; look-arounds and back-references are not supported): %v", err)
+		return nil, 0, fmt.Errorf("invalid regular expression (Go RE2 syntax; look-arounds and back-references are not supported): %v", err)
 	}
 	re, err := regexp.Compile(`^(?:` + g + `)$`)
 	if err != nil {
-		return nil, fmt.Errorf("invalid regular expression: %v", err)
+		return nil, 0, fmt.Errorf("invalid regular expression: %v", err)
 	}
-	return re, nil
+	return re, c, nil
 }
 
 // guardCost estimates what compiling g costs in time and memory: one
