@@ -178,15 +178,7 @@ func (c *client) actOnOwnTask() {
 			kill = c.rng.IntN(100) < 35
 		}
 		if kill {
-			st, resp, raw := c.call("POST", "/v1/tasks/"+id+"/kill", nil, key)
-			c.w.mu.Lock()
-			r.killTried = r.killTried || st == 0 || st == http.StatusOK
-			r.killAcked = r.killAcked || st == http.StatusOK
-			c.w.mu.Unlock()
-			if st == http.StatusOK {
-				c.w.addAck(ack{cycle: c.cycle, kind: "kill", method: "POST", path: "/v1/tasks/" + id + "/kill", key: key, body: raw, status: st, resp: resp, taskID: id})
-				c.onAck()
-			}
+			c.stopTask("kill", id, key, &r.killTried, &r.killAcked)
 			return
 		}
 		text := fmt.Sprintf("steer-%s-%d", r.label, c.rng.IntN(1_000_000))
@@ -197,15 +189,7 @@ func (c *client) actOnOwnTask() {
 		}
 	case "queued":
 		if c.rng.IntN(100) < 50 {
-			st, resp, raw := c.call("POST", "/v1/tasks/"+id+"/cancel", nil, key)
-			c.w.mu.Lock()
-			r.cancelTried = r.cancelTried || st == 0 || st == http.StatusOK
-			r.cancelAcked = r.cancelAcked || st == http.StatusOK
-			c.w.mu.Unlock()
-			if st == http.StatusOK {
-				c.w.addAck(ack{cycle: c.cycle, kind: "cancel", method: "POST", path: "/v1/tasks/" + id + "/cancel", key: key, body: raw, status: st, resp: resp, taskID: id})
-				c.onAck()
-			}
+			c.stopTask("cancel", id, key, &r.cancelTried, &r.cancelAcked)
 			return
 		}
 		// Keep the label and the script; change a note at the end.
@@ -238,6 +222,22 @@ func (c *client) actOnOwnTask() {
 }
 
 // list pages through the active list, recording what it shows.
+// stopTask posts a kill or cancel of task id and records it: tried when it may
+// have taken effect (acknowledged, or no answer at all), acked when it was
+// acknowledged.
+func (c *client) stopTask(kind, id, key string, tried, acked *bool) {
+	path := "/v1/tasks/" + id + "/" + kind
+	st, resp, raw := c.call("POST", path, nil, key)
+	c.w.mu.Lock()
+	*tried = *tried || st == 0 || st == http.StatusOK
+	*acked = *acked || st == http.StatusOK
+	c.w.mu.Unlock()
+	if st == http.StatusOK {
+		c.w.addAck(ack{cycle: c.cycle, kind: kind, method: "POST", path: path, key: key, body: raw, status: st, resp: resp, taskID: id})
+		c.onAck()
+	}
+}
+
 func (c *client) list() {
 	last := ""
 	for page := 0; page < 20; page++ {
