@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -214,6 +215,7 @@ func deploy(t *testing.T, o runOpts) *run {
 	rec := &recorder{t: t, account: o.account}
 	r := &run{rec: rec, outputs: map[string]any{}, secret: map[string]bool{}}
 	var mu sync.Mutex
+	var applied sync.WaitGroup // RunErr can return before an output's apply has run
 	capture := func(ctx *pulumi.Context) error {
 		p, err := makePlan(ctx)
 		if err != nil {
@@ -228,7 +230,9 @@ func deploy(t *testing.T, o runOpts) *run {
 			mu.Lock()
 			r.secret[k] = pulumi.IsSecret(out)
 			mu.Unlock()
+			applied.Add(1)
 			out.ApplyT(func(x any) any {
+				defer applied.Done()
 				mu.Lock()
 				r.outputs[k] = x
 				mu.Unlock()
@@ -242,6 +246,15 @@ func deploy(t *testing.T, o runOpts) *run {
 		ri.ConfigSecretKeys = o.secrets
 		ri.RootDirectory = filepath.Dir(o.hostd)
 	})
+	if r.err == nil {
+		done := make(chan struct{})
+		go func() { applied.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("stack outputs did not resolve within 30 s")
+		}
+	}
 	// Applies and mock calls run on the SDK's goroutines; take the locks
 	// once so the race detector sees the hand-over.
 	mu.Lock()
