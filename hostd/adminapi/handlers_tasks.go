@@ -49,13 +49,8 @@ func (a *api) createTask(r *http.Request, _ params) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ctx, cancel := callCtx(r, true)
+	ctx, cancel := mutationCtx(r, answerTask)
 	defer cancel()
-	// The answer is committed with the task (one commit instead of two),
-	// so a create that committed is never run again by a retry of its
-	// key, even if hostd died before answering. serveIdempotent validated
-	// the key; its FinishIdempotent with the same answer is then a no-op.
-	ctx = tasks.WithCreateAnswer(ctx, r.Header.Get("Idempotency-Key"), createAnswer)
 	t, err := a.cfg.Tasks.Create(ctx, req.runtime, req.threadID, req.input)
 	if err != nil {
 		return reply{}, err
@@ -63,10 +58,25 @@ func (a *api) createTask(r *http.Request, _ params) (reply, error) {
 	return ok(taskView(t))
 }
 
-// createAnswer renders a create's answer byte for byte as render does for
-// ok(taskView(t)).
-func createAnswer(t tasks.Task) (int, []byte, error) {
-	b, err := json.Marshal(taskView(t))
+// mutationCtx bounds a task mutation and asks the store to commit the
+// answer to the request's Idempotency-Key with the change (one commit
+// instead of two). A mutation that committed is then never run again by a
+// retry of its key, and the retry gets this answer, even if hostd died
+// before sending it. serveIdempotent validated the key; its
+// FinishIdempotent with the same answer is then a no-op.
+func mutationCtx(r *http.Request, answer tasks.AnswerFunc) (context.Context, context.CancelFunc) {
+	ctx, cancel := callCtx(r, true)
+	return tasks.WithAnswer(ctx, r.Header.Get("Idempotency-Key"), answer), cancel
+}
+
+// answerTask and answerAccepted render a mutation's answer byte for byte
+// as render does for ok(taskView(t)) and ok(accepted).
+func answerTask(t tasks.Task) (int, []byte, error) { return answerJSON(taskView(t)) }
+
+func answerAccepted(tasks.Task) (int, []byte, error) { return answerJSON(accepted) }
+
+func answerJSON(body any) (int, []byte, error) {
+	b, err := json.Marshal(body)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -153,7 +163,7 @@ func (a *api) editTask(r *http.Request, p params) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ctx, cancel := callCtx(r, true)
+	ctx, cancel := mutationCtx(r, answerTask)
 	defer cancel()
 	t, err := a.cfg.Tasks.Edit(ctx, id, input)
 	if err != nil {
@@ -189,7 +199,7 @@ func (a *api) steerTask(r *http.Request, p params) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ctx, cancel := callCtx(r, true)
+	ctx, cancel := mutationCtx(r, answerAccepted)
 	defer cancel()
 	if err := a.cfg.Tasks.Steer(ctx, id, text); err != nil {
 		return reply{}, err
@@ -213,7 +223,7 @@ func (a *api) taskAction(r *http.Request, p params, do func(context.Context, str
 	if _, err := emptyBody(r); err != nil {
 		return reply{}, err
 	}
-	ctx, cancel := callCtx(r, true)
+	ctx, cancel := mutationCtx(r, answerAccepted)
 	defer cancel()
 	if err := do(ctx, id); err != nil {
 		return reply{}, err

@@ -205,6 +205,11 @@ func (c *client) actOnOwnTask() {
 		r.maybeInputs = append(r.maybeInputs, text)
 		c.w.mu.Unlock()
 		st, resp, raw := c.call("PUT", "/v1/tasks/"+id, map[string]string{"input_message": text}, key)
+		if st == 0 {
+			c.w.mu.Lock()
+			c.w.lostMu = append(c.w.lostMu, lostMutation{kind: "edit", method: "PUT", path: "/v1/tasks/" + id, key: key, body: raw, taskID: id, text: text})
+			c.w.mu.Unlock()
+		}
 		if st != 0 && st != http.StatusOK {
 			// Refused (the task left the queue meanwhile): it did not land.
 			c.w.mu.Lock()
@@ -231,6 +236,9 @@ func (c *client) stopTask(kind, id, key string, tried, acked *bool) {
 	c.w.mu.Lock()
 	*tried = *tried || st == 0 || st == http.StatusOK
 	*acked = *acked || st == http.StatusOK
+	if st == 0 {
+		c.w.lostMu = append(c.w.lostMu, lostMutation{kind: kind, method: "POST", path: path, key: key, taskID: id})
+	}
 	c.w.mu.Unlock()
 	if st == http.StatusOK {
 		c.w.addAck(ack{cycle: c.cycle, kind: kind, method: "POST", path: path, key: key, body: raw, status: st, resp: resp, taskID: id})

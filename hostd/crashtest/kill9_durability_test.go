@@ -274,6 +274,7 @@ func verifyAfterRestart(t *testing.T, p *devproc.Proc, w *world, cycle int, wate
 		}
 	}
 	retryLostCreates(t, p, w, cycle)
+	retryLostMutations(t, p, w, cycle)
 	for _, v := range w.takeViolations() {
 		t.Errorf("cycle %d, after restart: %s", cycle, v)
 	}
@@ -324,6 +325,98 @@ func retryLostCreates(t *testing.T, p *devproc.Proc, w *world, cycle int) {
 		if n != 1 {
 			t.Errorf("cycle %d: after retrying lost create %s with its key, thread %s has %d tasks with its label, want 1", cycle, l.label, l.thread, n)
 		}
+	}
+}
+
+// retryLostMutations sends every edit, kill and cancel whose answer was
+// lost in the kill again with its Idempotency-Key. Each commits its answer
+// with its change, so one that landed must replay 200 — not meet the
+// state it left behind (a 409 "task is cancelled" for a kill, as before
+// the answer was committed with the change). One that had not landed runs
+// now: 200 if the task still allows it, 409 otherwise.
+func retryLostMutations(t *testing.T, p *devproc.Proc, w *world, cycle int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w.mu.Lock()
+	lost := w.lostMu
+	w.lostMu = nil
+	w.mu.Unlock()
+	for _, l := range lost {
+		st, body, err := p.Do(ctx, "GET", "/v1/tasks/"+l.taskID, nil)
+		var before taskView
+		if err != nil || st != http.StatusOK || json.Unmarshal(body, &before) != nil {
+			t.Errorf("cycle %d: GET task %s: %d %s %v", cycle, l.taskID, st, body, err)
+			continue
+		}
+		// landed: the state shows the change, and nothing else could have
+		// made it (only this client mutates its tasks, and a cancelled
+		// task is final; an edit's text is unique).
+		landed := before.Status == "cancelled"
+		if l.kind == "edit" {
+			landed = before.InputMessage == l.text
+		}
+		var reqBody any
+		if l.body != nil {
+			reqBody = l.body
+		}
+		st, resp, err := p.DoKey(ctx, l.method, l.path, reqBody, l.key)
+		if err != nil {
+			t.Errorf("cycle %d: retry of lost %s %s: %v", cycle, l.kind, l.path, err)
+			continue
+		}
+		w.mu.Lock()
+		w.checks["lost-"+l.kind+"-retried"]++
+		if landed {
+			w.checks["lost-"+l.kind+"-landed"]++
+		}
+		w.mu.Unlock()
+		if landed && st != http.StatusOK {
+			t.Errorf("cycle %d: lost %s of task %s had landed (%s), but its retry with the same key got %d %s, want the original 200",
+				cycle, l.kind, l.taskID, before.outcome(), st, resp)
+			continue
+		}
+		switch st {
+		case http.StatusOK:
+		case http.StatusConflict:
+			continue
+		default:
+			t.Errorf("cycle %d: retry of lost %s %s: %d %s", cycle, l.kind, l.path, st, resp)
+			continue
+		}
+		// 200: the change is in force now, and the answer says so.
+		st, body, err = p.Do(ctx, "GET", "/v1/tasks/"+l.taskID, nil)
+		var after taskView
+		if err != nil || st != http.StatusOK || json.Unmarshal(body, &after) != nil {
+			t.Errorf("cycle %d: GET task %s: %d %s %v", cycle, l.taskID, st, body, err)
+			continue
+		}
+		r := w.task(l.taskID)
+		w.mu.Lock()
+		switch l.kind {
+		case "edit":
+			var v taskView
+			if json.Unmarshal(resp, &v) != nil || v.InputMessage != l.text {
+				t.Errorf("cycle %d: retried edit of %s answered %s, want input %q", cycle, l.taskID, resp, l.text)
+			}
+			if !landed {
+				r.input = l.text
+			}
+		case "kill", "cancel":
+			if string(resp) != `{"status":"accepted"}`+"\n" {
+				t.Errorf("cycle %d: retried %s of %s answered %q", cycle, l.kind, l.taskID, resp)
+			}
+			if after.Status != "cancelled" {
+				t.Errorf("cycle %d: retried %s of %s answered 200 but the task is %s", cycle, l.kind, l.taskID, after.outcome())
+			}
+			if l.kind == "kill" {
+				r.killTried, r.killAcked = true, true
+			} else {
+				r.cancelTried, r.cancelAcked = true, true
+			}
+		}
+		w.mu.Unlock()
+		w.addAck(ack{cycle: cycle + 1, kind: l.kind + "-retry", method: l.method, path: l.path, key: l.key, body: l.body, status: st, resp: resp, taskID: l.taskID, text: l.text})
 	}
 }
 
@@ -450,7 +543,7 @@ func checkTaskEvents(t *testing.T, w *world, r *taskRec, v taskView, evs []event
 	w.mu.Lock()
 	var edits []string
 	for _, a := range w.acks {
-		if a.taskID == r.id && a.kind == "edit" {
+		if a.taskID == r.id && (a.kind == "edit" || a.kind == "edit-retry") {
 			edits = append(edits, a.text)
 		}
 	}

@@ -98,10 +98,19 @@ type lostCreate struct {
 	body               []byte
 }
 
+// lostMutation is an edit, kill or cancel whose answer never came; the
+// client retries it with the same key after the restart.
+type lostMutation struct {
+	kind, method, path, key string
+	body                    []byte
+	taskID, text            string // text: the edit's input
+}
+
 type world struct {
 	mu     sync.Mutex
 	acks   []ack
 	lost   []lostCreate
+	lostMu []lostMutation
 	tasks  map[string]*taskRec
 	order  []string // task ids in creation order
 	events map[int64]eventView

@@ -104,7 +104,7 @@ func putIdempotent(tx *wtx, r IdempotencyRecord) error {
 }
 
 // answerInTx is how a mutation stores the answer to its request inside
-// its own transaction (tasks.WithCreateAnswer): prepare returns the
+// its own transaction (tasks.WithAnswer): prepare returns the
 // reservation to answer, or ok=false when ctx asks for nothing or the key
 // is not reserved here; after the commit, done marks the reservation
 // answered so FinishIdempotent with the same answer needs no second
@@ -116,7 +116,7 @@ type answerInTx struct {
 }
 
 func (s *Store) prepareAnswer(ctx context.Context) (*answerInTx, bool) {
-	key, fn, ok := tasks.CreateAnswer(ctx)
+	key, fn, ok := tasks.AnswerFrom(ctx)
 	if !ok {
 		return nil, false
 	}
@@ -140,6 +140,29 @@ func (a *answerInTx) write(tx *wtx, t tasks.Task) error {
 	}
 	a.rec.Done, a.rec.Status, a.rec.Body = true, status, body
 	return putIdempotent(tx, a.rec)
+}
+
+// writeAnswered runs a task mutation in one transaction and, when ctx
+// carries tasks.WithAnswer for a key reserved here, stores the answer to
+// its request in the same commit.
+func (s *Store) writeAnswered(ctx context.Context, fn func(tx *wtx) (tasks.Task, error)) (tasks.Task, error) {
+	answer, withAnswer := s.prepareAnswer(ctx)
+	var task tasks.Task
+	err := s.write(ctx, func(tx *wtx) error {
+		var err error
+		task, err = fn(tx)
+		if err != nil || !withAnswer {
+			return err
+		}
+		return answer.write(tx, task)
+	})
+	if err != nil {
+		return tasks.Task{}, err
+	}
+	if withAnswer {
+		answer.done()
+	}
+	return task, nil
 }
 
 // done runs after the commit.

@@ -16,32 +16,34 @@ type Steer struct {
 	Text   string
 }
 
-// AddSteer records a steer for a running task. tasks.ErrConflict if the task
-// is not running or already has the maximum of undelivered steers.
+// AddSteer records a steer for a running task (with the answer to the
+// request's Idempotency-Key when ctx carries tasks.WithAnswer).
+// tasks.ErrConflict if the task is not running or already has the maximum of undelivered steers.
 func (s *Store) AddSteer(ctx context.Context, taskID, text string) error {
 	if len(text) > s.lim.MessageBytes {
 		return fmt.Errorf("%w: steer_message is %d bytes, more than %d", tasks.ErrInvalid, len(text), s.lim.MessageBytes)
 	}
-	return s.write(ctx, func(tx *wtx) error {
+	_, err := s.writeAnswered(ctx, func(tx *wtx) (tasks.Task, error) {
 		t, err := statusOf(tx, taskID)
 		if err != nil {
-			return err
+			return tasks.Task{}, err
 		}
 		if t.Status != tasks.StatusRunning {
-			return conflictStatus(t, "only a running task can be steered")
+			return tasks.Task{}, conflictStatus(t, "only a running task can be steered")
 		}
 		var pending int
 		if err := tx.queryRow(`SELECT COUNT(*) FROM steers WHERE task_id = ? AND state = 'pending'`, taskID).Scan(&pending); err != nil {
-			return fmt.Errorf("counting pending steers: %w", err)
+			return tasks.Task{}, fmt.Errorf("counting pending steers: %w", err)
 		}
 		if pending >= s.lim.PendingSteers {
-			return fmt.Errorf("%w: task %s already has %d undelivered steers; wait for the agent to take them", tasks.ErrConflict, taskID, pending)
+			return tasks.Task{}, fmt.Errorf("%w: task %s already has %d undelivered steers; wait for the agent to take them", tasks.ErrConflict, taskID, pending)
 		}
 		if _, err := tx.exec(`INSERT INTO steers (task_id, text, created_at) VALUES (?, ?, ?)`, taskID, text, nanos(s.now())); err != nil {
-			return fmt.Errorf("recording a steer: %w", err)
+			return tasks.Task{}, fmt.Errorf("recording a steer: %w", err)
 		}
-		return nil
+		return t, nil
 	})
+	return err
 }
 
 // NextSteer returns the oldest pending steer of a task, if any.

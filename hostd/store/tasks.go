@@ -39,30 +39,14 @@ type NewTask struct {
 
 // CreateTask stores a queued task and its input as a task.message (source
 // user) event, in one transaction — with the answer to the request's
-// Idempotency-Key when ctx carries tasks.WithCreateAnswer. It fails with tasks.ErrConflict when the
-// queue is full or the thread belongs to another runtime. Input is stored
+// Idempotency-Key when ctx carries tasks.WithAnswer. It fails with
+// tasks.ErrConflict when the queue is full or the thread belongs to another runtime. Input is stored
 // verbatim; the caller validates its length (it must fit the message cap).
 func (s *Store) CreateTask(ctx context.Context, nt NewTask) (tasks.Task, error) {
 	if len(nt.Input) > s.lim.MessageBytes {
 		return tasks.Task{}, fmt.Errorf("%w: input_message is %d bytes, more than %d", tasks.ErrInvalid, len(nt.Input), s.lim.MessageBytes)
 	}
-	answer, withAnswer := s.prepareAnswer(ctx)
-	var task tasks.Task
-	err := s.write(ctx, func(tx *wtx) error {
-		var err error
-		task, err = s.createTask(tx, nt)
-		if err != nil || !withAnswer {
-			return err
-		}
-		return answer.write(tx, task)
-	})
-	if err != nil {
-		return tasks.Task{}, err
-	}
-	if withAnswer {
-		answer.done()
-	}
-	return task, nil
+	return s.writeAnswered(ctx, func(tx *wtx) (tasks.Task, error) { return s.createTask(tx, nt) })
 }
 
 func (s *Store) createTask(tx *wtx, nt NewTask) (tasks.Task, error) {
@@ -167,47 +151,41 @@ func (s *Store) EditTask(ctx context.Context, id, input string) (tasks.Task, err
 	if len(input) > s.lim.MessageBytes {
 		return tasks.Task{}, fmt.Errorf("%w: input_message is %d bytes, more than %d", tasks.ErrInvalid, len(input), s.lim.MessageBytes)
 	}
-	var out tasks.Task
-	err := s.write(ctx, func(tx *wtx) error {
+	return s.writeAnswered(ctx, func(tx *wtx) (tasks.Task, error) {
 		row := tx.queryRow(`UPDATE tasks SET input = ?, updated_at = MAX(updated_at, ?)
 			WHERE id = ? AND status = 'queued' RETURNING `+taskCols, input, nanos(s.now()), id)
 		t, err := scanTask(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			cur, err := statusOf(tx, id)
 			if err != nil {
-				return err
+				return tasks.Task{}, err
 			}
-			return conflictStatus(cur, "only a queued task can be edited")
+			return tasks.Task{}, conflictStatus(cur, "only a queued task can be edited")
 		}
 		if err != nil {
-			return fmt.Errorf("editing task %q: %w", id, err)
+			return tasks.Task{}, fmt.Errorf("editing task %q: %w", id, err)
 		}
-		out = t
-		return s.appendMessage(tx, id, SourceUser, input)
+		return t, s.appendMessage(tx, id, SourceUser, input)
 	})
-	return out, err
 }
 
 // CancelQueued cancels a queued task (task.cancelled event).
 // tasks.ErrConflict unless queued.
 func (s *Store) CancelQueued(ctx context.Context, id string) (tasks.Task, error) {
-	var out tasks.Task
-	err := s.write(ctx, func(tx *wtx) error {
+	return s.writeAnswered(ctx, func(tx *wtx) (tasks.Task, error) {
 		t, ok, err := s.transition(tx, id, tasks.StatusQueued, tasks.StatusCancelled, "", "")
 		if err != nil {
-			return err
+			return tasks.Task{}, err
 		}
 		if !ok {
 			hint := "only a queued task can be cancelled"
 			if t.Status == tasks.StatusRunning {
 				hint += "; use kill for a running task"
 			}
-			return conflictStatus(t, hint)
+			return tasks.Task{}, conflictStatus(t, hint)
 		}
-		out = t
-		return s.appendEvent(tx, tasks.EventTaskCancelled, id, emptyPayload)
+		return t, s.appendEvent(tx, tasks.EventTaskCancelled, id, emptyPayload)
 	})
-	return out, err
 }
 
 // ClaimTask moves a queued task to running (task.started event) and marks
@@ -234,26 +212,23 @@ func (s *Store) ClaimTask(ctx context.Context, id string) (task tasks.Task, ok b
 // undelivered steers become undelivered for good. tasks.ErrConflict unless
 // running.
 func (s *Store) KillTask(ctx context.Context, id string) (tasks.Task, error) {
-	var out tasks.Task
-	err := s.write(ctx, func(tx *wtx) error {
+	return s.writeAnswered(ctx, func(tx *wtx) (tasks.Task, error) {
 		t, ok, err := s.transition(tx, id, tasks.StatusRunning, tasks.StatusCancelled, "", "")
 		if err != nil {
-			return err
+			return tasks.Task{}, err
 		}
 		if !ok {
 			hint := "only a running task can be killed"
 			if t.Status == tasks.StatusQueued {
 				hint += "; use cancel for a queued task"
 			}
-			return conflictStatus(t, hint)
+			return tasks.Task{}, conflictStatus(t, hint)
 		}
-		out = t
 		if err := closeSteers(tx, id); err != nil {
-			return err
+			return tasks.Task{}, err
 		}
-		return s.appendEvent(tx, tasks.EventTaskCancelled, id, emptyPayload)
+		return t, s.appendEvent(tx, tasks.EventTaskCancelled, id, emptyPayload)
 	})
-	return out, err
 }
 
 // Finish is how a turn ended, for FinishTask.
