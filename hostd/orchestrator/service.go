@@ -102,7 +102,7 @@ func (o *Orchestrator) Threads(ctx context.Context) ([]tasks.Thread, error) {
 // ThreadTasks lists a thread's retained tasks (tasks.Service).
 func (o *Orchestrator) ThreadTasks(ctx context.Context, threadID string) ([]tasks.Task, error) {
 	if err := validThreadID(threadID); err != nil {
-		return nil, fmt.Errorf("%w: thread %q", tasks.ErrNotFound, threadID)
+		return nil, fmt.Errorf("%w: no such thread %q", tasks.ErrNotFound, threadID)
 	}
 	return o.st.ThreadTasks(ctx, threadID)
 }

@@ -72,7 +72,7 @@ func (s *Store) Events(ctx context.Context, q tasks.EventQuery) ([]tasks.Event, 
 			var one int
 			err := tx.QueryRowContext(ctx, `SELECT 1 FROM tasks WHERE id = ?`, q.TaskID).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: task %q", tasks.ErrNotFound, q.TaskID)
+				return fmt.Errorf("%w: no such task %q", tasks.ErrNotFound, q.TaskID)
 			}
 			if err != nil {
 				return fmt.Errorf("looking up task %q: %w", q.TaskID, err)

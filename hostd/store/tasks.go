@@ -103,7 +103,7 @@ func (s *Store) touchThread(tx *wtx, threadID string, now int64) error {
 func (s *Store) GetTask(ctx context.Context, id string) (tasks.Task, error) {
 	t, err := scanTask(s.queryRow(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return tasks.Task{}, fmt.Errorf("%w: task %q", tasks.ErrNotFound, id)
+		return tasks.Task{}, fmt.Errorf("%w: no such task %q", tasks.ErrNotFound, id)
 	}
 	if err != nil {
 		return tasks.Task{}, fmt.Errorf("reading task %q: %w", id, err)
@@ -115,7 +115,7 @@ func (s *Store) GetTask(ctx context.Context, id string) (tasks.Task, error) {
 func statusOf(tx *wtx, id string) (tasks.Task, error) {
 	t, err := scanTask(tx.queryRow(`SELECT `+taskCols+` FROM tasks WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return tasks.Task{}, fmt.Errorf("%w: task %q", tasks.ErrNotFound, id)
+		return tasks.Task{}, fmt.Errorf("%w: no such task %q", tasks.ErrNotFound, id)
 	}
 	if err != nil {
 		return tasks.Task{}, fmt.Errorf("reading task %q: %w", id, err)
@@ -344,7 +344,7 @@ func (s *Store) AppendAgentMessage(ctx context.Context, taskID, text string) (ok
 		var status string
 		err := tx.queryRow(`SELECT status FROM tasks WHERE id = ?`, taskID).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: task %q", tasks.ErrNotFound, taskID)
+			return fmt.Errorf("%w: no such task %q", tasks.ErrNotFound, taskID)
 		}
 		if err != nil {
 			return fmt.Errorf("reading task %q: %w", taskID, err)

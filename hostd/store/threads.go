@@ -123,7 +123,7 @@ func (s *Store) ThreadTasks(ctx context.Context, threadID string) ([]tasks.Task,
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM threads WHERE id = ?`, threadID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: thread %q", tasks.ErrNotFound, threadID)
+			return fmt.Errorf("%w: no such thread %q", tasks.ErrNotFound, threadID)
 		}
 		if err != nil {
 			return fmt.Errorf("reading thread %q: %w", threadID, err)
