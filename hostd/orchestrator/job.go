@@ -28,6 +28,10 @@ type job struct {
 	stopReason  string
 	lastMessage string
 	session     string
+	// steering: a steer is being delivered; agent messages meanwhile wait
+	// in held so they are recorded after the steer's user message.
+	steering bool
+	held     []string
 }
 
 func newJob(t tasks.Task) *job {

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -35,6 +36,38 @@ func TestDeliveredSteerIsRecordedAsUserMessage(t *testing.T) {
 	}
 	if n, _ := h.st.PendingSteers(h.ctx(), task.ID); n != 0 {
 		t.Fatalf("pending steers after delivery = %d", n)
+	}
+}
+
+// TestSteerPrecedesItsAnswerInTheEventLog: an agent that answers a steer
+// at once (before turn.Steer has returned) must not get its answer
+// recorded ahead of the steer's user message.
+func TestSteerPrecedesItsAnswerInTheEventLog(t *testing.T) {
+	const n = 8
+	h := newHarness(t, harnessOpts{})
+	h.codex.Push(fakert.Script{
+		Steps:      []fakert.Step{fakert.Say("started"), fakert.AwaitSteers(n), fakert.Complete("done")},
+		SteerReply: func(s string) string { return "ack: " + s },
+	})
+	task := h.create(agentrt.Codex, "th", "go")
+	if _, err := h.codex.WaitTurns(h.ctx(), 1); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStatus(task.ID, tasks.StatusRunning)
+	for i := range n {
+		if err := h.orch.Steer(h.ctx(), task.ID, fmt.Sprintf("steer %d", i)); err != nil {
+			t.Fatalf("Steer %d: %v", i, err)
+		}
+	}
+	h.waitStatus(task.ID, tasks.StatusCompleted)
+	ms := messages(t, h.events(task.ID))
+	for i := range n {
+		text := fmt.Sprintf("steer %d", i)
+		u := slices.Index(ms, msg{text, "user"})
+		a := slices.Index(ms, msg{"ack: " + text, "agent"})
+		if u < 0 || a < 0 || a < u {
+			t.Fatalf("%q: user message at %d, its answer at %d; messages %v", text, u, a, ms)
+		}
 	}
 }
 

@@ -154,16 +154,26 @@ func (o *Orchestrator) deliverSteers(j *job, turn agentrt.Turn, ended <-chan str
 		if !ok {
 			return true
 		}
+		// Agent messages that arrive while the steer is on its way are
+		// held back and recorded after the steer's user message, so an
+		// answer to the steer never precedes it in the event log.
+		j.mu.Lock()
+		j.steering = true
+		j.mu.Unlock()
 		sctx, cancel := context.WithTimeout(j.ctx, o.cfg.SteerTimeout)
 		err = turn.Steer(sctx, st.Text)
 		cancel()
+		var recErr error
+		if err == nil {
+			wctx, cancel := o.bg()
+			_, recErr = o.st.DeliveredSteer(wctx, st.ID)
+			cancel()
+		}
+		o.releaseHeld(j)
 		switch {
 		case err == nil:
-			wctx, cancel := o.bg()
-			_, err := o.st.DeliveredSteer(wctx, st.ID)
-			cancel()
-			if err != nil {
-				o.jobLog(j).Error().Err(err).Msg("recording a delivered steer")
+			if recErr != nil {
+				o.jobLog(j).Error().Err(recErr).Msg("recording a delivered steer")
 				return false
 			}
 		case errors.Is(err, agentrt.ErrTurnEnded):
@@ -178,7 +188,35 @@ func (o *Orchestrator) deliverSteers(j *job, turn agentrt.Turn, ended <-chan str
 func (o *Orchestrator) recordMessage(j *job, text string) {
 	j.mu.Lock()
 	j.lastMessage = text
+	if j.steering {
+		j.held = append(j.held, text)
+		j.mu.Unlock()
+		return
+	}
 	j.mu.Unlock()
+	o.appendAgentMessage(j, text)
+}
+
+// releaseHeld records the agent messages held back during a steer's
+// delivery, in arrival order, then lets messages through directly again.
+func (o *Orchestrator) releaseHeld(j *job) {
+	for {
+		j.mu.Lock()
+		held := j.held
+		j.held = nil
+		if len(held) == 0 {
+			j.steering = false
+			j.mu.Unlock()
+			return
+		}
+		j.mu.Unlock()
+		for _, text := range held {
+			o.appendAgentMessage(j, text)
+		}
+	}
+}
+
+func (o *Orchestrator) appendAgentMessage(j *job, text string) {
 	ctx, cancel := o.bg()
 	defer cancel()
 	if _, err := o.st.AppendAgentMessage(ctx, j.task.ID, text); err != nil {
