@@ -207,7 +207,7 @@ func (c *client) actOnOwnTask() {
 		st, resp, raw := c.call("PUT", "/v1/tasks/"+id, map[string]string{"input_message": text}, key)
 		if st == 0 {
 			c.w.mu.Lock()
-			c.w.lostMu = append(c.w.lostMu, lostMutation{kind: "edit", method: "PUT", path: "/v1/tasks/" + id, key: key, body: raw, taskID: id, text: text})
+			c.w.lostMutations = append(c.w.lostMutations, lostMutation{kind: "edit", method: "PUT", path: "/v1/tasks/" + id, key: key, body: raw, taskID: id, text: text})
 			c.w.mu.Unlock()
 		}
 		if st != 0 && st != http.StatusOK {
@@ -237,7 +237,7 @@ func (c *client) stopTask(kind, id, key string, tried, acked *bool) {
 	*tried = *tried || st == 0 || st == http.StatusOK
 	*acked = *acked || st == http.StatusOK
 	if st == 0 {
-		c.w.lostMu = append(c.w.lostMu, lostMutation{kind: kind, method: "POST", path: path, key: key, taskID: id})
+		c.w.lostMutations = append(c.w.lostMutations, lostMutation{kind: kind, method: "POST", path: path, key: key, taskID: id})
 	}
 	c.w.mu.Unlock()
 	if st == http.StatusOK {

@@ -174,10 +174,9 @@ func verifyAfterRestart(t *testing.T, p *devproc.Proc, w *world, cycle int, wate
 	//    event read after these GETs contains every state they show.
 	now := map[string]taskView{}
 	for _, r := range w.snapshotTasks() {
-		st, body, err := p.Do(ctx, "GET", "/v1/tasks/"+r.id, nil)
-		var v taskView
-		if err != nil || st != http.StatusOK || json.Unmarshal(body, &v) != nil {
-			t.Errorf("cycle %d: acknowledged task %s (%s): GET %d %s %v", cycle, r.id, r.label, st, body, err)
+		v, err := getTask(ctx, p, r.id)
+		if err != nil {
+			t.Errorf("cycle %d: acknowledged task %s (%s): %v", cycle, r.id, r.label, err)
 			continue
 		}
 		now[r.id] = v
@@ -289,11 +288,7 @@ func retryLostCreates(t *testing.T, p *devproc.Proc, w *world, cycle int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	w.mu.Lock()
-	lost := w.lost
-	w.lost = nil
-	w.mu.Unlock()
-	for _, l := range lost {
+	for _, l := range takeAll(w, &w.lost) {
 		st, resp, err := p.DoKey(ctx, "POST", "/v1/tasks", l.body, l.key)
 		var v taskView
 		if err != nil || st != http.StatusOK || json.Unmarshal(resp, &v) != nil {
@@ -338,15 +333,10 @@ func retryLostMutations(t *testing.T, p *devproc.Proc, w *world, cycle int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	w.mu.Lock()
-	lost := w.lostMu
-	w.lostMu = nil
-	w.mu.Unlock()
-	for _, l := range lost {
-		st, body, err := p.Do(ctx, "GET", "/v1/tasks/"+l.taskID, nil)
-		var before taskView
-		if err != nil || st != http.StatusOK || json.Unmarshal(body, &before) != nil {
-			t.Errorf("cycle %d: GET task %s: %d %s %v", cycle, l.taskID, st, body, err)
+	for _, l := range takeAll(w, &w.lostMutations) {
+		before, err := getTask(ctx, p, l.taskID)
+		if err != nil {
+			t.Errorf("cycle %d: %v", cycle, err)
 			continue
 		}
 		// landed: the state shows the change, and nothing else could have
@@ -385,10 +375,9 @@ func retryLostMutations(t *testing.T, p *devproc.Proc, w *world, cycle int) {
 			continue
 		}
 		// 200: the change is in force now, and the answer says so.
-		st, body, err = p.Do(ctx, "GET", "/v1/tasks/"+l.taskID, nil)
-		var after taskView
-		if err != nil || st != http.StatusOK || json.Unmarshal(body, &after) != nil {
-			t.Errorf("cycle %d: GET task %s: %d %s %v", cycle, l.taskID, st, body, err)
+		after, err := getTask(ctx, p, l.taskID)
+		if err != nil {
+			t.Errorf("cycle %d: %v", cycle, err)
 			continue
 		}
 		r := w.task(l.taskID)
@@ -418,6 +407,32 @@ func retryLostMutations(t *testing.T, p *devproc.Proc, w *world, cycle int) {
 		w.mu.Unlock()
 		w.addAck(ack{cycle: cycle + 1, kind: l.kind + "-retry", method: l.method, path: l.path, key: l.key, body: l.body, status: st, resp: resp, taskID: l.taskID, text: l.text})
 	}
+}
+
+// getTask reads one task through the API.
+func getTask(ctx context.Context, p *devproc.Proc, id string) (taskView, error) {
+	st, body, err := p.Do(ctx, "GET", "/v1/tasks/"+id, nil)
+	var v taskView
+	if err == nil && st != http.StatusOK {
+		err = fmt.Errorf("status %d: %s", st, body)
+	}
+	if err == nil {
+		err = json.Unmarshal(body, &v)
+	}
+	if err != nil {
+		return taskView{}, fmt.Errorf("GET task %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// takeAll empties one of the world's lists of lost requests and returns
+// what it held.
+func takeAll[T any](w *world, list *[]T) []T {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := *list
+	*list = nil
+	return out
 }
 
 // checkTask compares one task after a restart with what was acknowledged

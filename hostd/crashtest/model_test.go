@@ -107,14 +107,14 @@ type lostMutation struct {
 }
 
 type world struct {
-	mu     sync.Mutex
-	acks   []ack
-	lost   []lostCreate
-	lostMu []lostMutation
-	tasks  map[string]*taskRec
-	order  []string // task ids in creation order
-	events map[int64]eventView
-	maxSeq int64
+	mu            sync.Mutex
+	acks          []ack
+	lost          []lostCreate
+	lostMutations []lostMutation
+	tasks         map[string]*taskRec
+	order         []string // task ids in creation order
+	events        map[int64]eventView
+	maxSeq        int64
 	// violations found while the clients ran (a finished task changing).
 	violations []string
 	// checks counts how often the stronger after-restart checks ran, so
